@@ -1,0 +1,39 @@
+# Every target sets itself up: .venv is created when missing and the project installed into it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench notebooks setup system-deps clean
+
+demo: $(STAMP)
+	$(BIN)/transfer-sim model --table
+	$(BIN)/transfer-sim model --diagram reports/statechart.svg
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/bench_engine.py $(BENCH_ARGS)
+
+notebooks: $(STAMP)
+	$(BIN)/pip install -q -e '.[notebooks]'
+	$(BIN)/jupyter lab notebooks/
+
+setup: $(STAMP)
+
+$(STAMP):
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@bash .ci/system-deps || true
+	@rm -f $(VENV)/.installed-* && touch $@
+
+# Graphviz (diagram images) and Chromium (report screenshot test) come from Debian's packages;
+# without root they are skipped with a message and the features that need them say so.
+system-deps:
+	bash .ci/system-deps
+
+clean:
+	rm -rf $(VENV) reports/*/ .pytest_cache

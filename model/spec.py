@@ -1,0 +1,84 @@
+"""The lifecycle as data: its transition table, its Mermaid text and its diagram image.
+
+Everything here is derived from :class:`model.lifecycle.TransferLifecycle`; nothing is restated.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from .lifecycle import TransferLifecycle, transitions
+
+__all__ = ["transition_table", "mermaid", "write_diagram", "DiagramUnavailable"]
+
+
+class DiagramUnavailable(RuntimeError):
+    """The diagram image cannot be drawn here (Graphviz's ``dot`` is missing)."""
+
+
+def _path(state_id: str) -> str:
+    state = TransferLifecycle.states_map[state_id]
+    parts = [a.id for a in reversed(list(state.ancestors()))] + [state.id]
+    return ".".join(parts)
+
+
+def transition_table() -> pd.DataFrame:
+    """One row per transition: ``state``, ``event``, ``target``, ``guard`` (and ``action``).
+
+    States inside ``transferring`` are written ``transferring.routing``/``transferring.offered``;
+    a guard of several conditions joins them with ``and``; no guard is an empty string.
+    """
+    rows = [
+        {
+            "state": _path(t.source),
+            "event": t.event,
+            "target": _path(t.target),
+            "guard": " and ".join(t.guards),
+            "action": ", ".join(t.actions),
+        }
+        for t in transitions()
+    ]
+    return pd.DataFrame(rows, columns=["state", "event", "target", "guard", "action"])
+
+
+def mermaid() -> str:
+    """The statechart as Mermaid ``stateDiagram-v2`` text (python-statemachine's renderer)."""
+    return format(TransferLifecycle, "mermaid")
+
+
+def graphviz_available() -> bool:
+    """Whether Graphviz's ``dot`` is on ``PATH`` (needed for SVG/PNG, not for Mermaid)."""
+    return shutil.which("dot") is not None
+
+
+def write_diagram(path: str | Path) -> Path:
+    """Write the diagram to ``path``; the suffix picks the format (``.svg``, ``.png``, ``.mmd``,
+    ``.md``, ``.dot``). Raises :class:`DiagramUnavailable` when an image needs Graphviz and it
+    is not installed; the file is then not created."""
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in {"mmd", "mermaid"}:
+        data: bytes = mermaid().encode()
+    elif suffix == "md":
+        data = f"```mermaid\n{mermaid()}\n```\n".encode()
+    elif suffix in {"dot", "gv"}:
+        data = format(TransferLifecycle, "dot").encode()
+    elif suffix in {"svg", "png"}:
+        if not graphviz_available():
+            raise DiagramUnavailable(
+                f"cannot write {path}: drawing .{suffix} needs Graphviz's 'dot' "
+                "(Debian: apt-get install graphviz); use a .mmd file for Mermaid text instead"
+            )
+        from statemachine.contrib.diagram import run_graphviz
+
+        data = run_graphviz(format(TransferLifecycle, "dot"), suffix)
+    else:
+        raise ValueError(f"unknown diagram format {path.suffix!r}; allowed: .svg, .png, .mmd, .md, .dot")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
