@@ -1,0 +1,45 @@
+"""The scenario format: TOML files validated into an immutable :class:`Scenario` (see docs/scenarios.md).
+
+Durations are stored as float seconds; errors are :class:`ScenarioError` with one line per problem.
+"""
+
+from .arrivals import Arrivals
+from .distributions import (
+    DISTRIBUTION_KINDS,
+    AnyDistribution,
+    Constant,
+    Distribution,
+    Erlang,
+    Exponential,
+    Gamma,
+    Lognormal,
+    Uniform,
+)
+from .durations import parse_clock, parse_duration
+from .errors import Problem, ScenarioError
+from .schema import Agent, Group, Scenario, Service, Simulation, TransferRule, load_scenario, scenario_from_dict
+
+__all__ = [
+    "Agent",
+    "AnyDistribution",
+    "Arrivals",
+    "Constant",
+    "DISTRIBUTION_KINDS",
+    "Distribution",
+    "Erlang",
+    "Exponential",
+    "Gamma",
+    "Group",
+    "Lognormal",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "Service",
+    "Simulation",
+    "TransferRule",
+    "Uniform",
+    "load_scenario",
+    "parse_clock",
+    "parse_duration",
+    "scenario_from_dict",
+]

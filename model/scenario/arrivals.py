@@ -1,0 +1,142 @@
+"""Contact arrivals of a service: Poisson (flat or a daily profile) or constant-gap.
+
+Why: the simulation needs the rate at any simulated time (for thinning or per-segment gaps),
+its maximum, and the expected volume; the scenario keeps the data and these helpers.
+
+Profile semantics (decision): ``[["HH:MM", rate_per_hour], ...]`` with strictly increasing times is a
+step function over the 24 h clock, repeated every day; each step holds until the next one. If the
+first entry is later than ``00:00`` the day *wraps*: the last entry's rate holds from midnight until
+the first entry. Simulated time ``t = 0`` is the clock time ``simulation.start``.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from ._base import StrictModel
+from .durations import parse_clock
+
+__all__ = ["Arrivals", "DAY"]
+
+DAY = 86400.0
+
+
+class Arrivals(StrictModel):
+    """``kind="poisson"`` with ``rate_per_hour`` *or* ``profile``; ``kind="constant"`` with ``rate_per_hour``."""
+
+    kind: Literal["poisson", "constant"] = "poisson"
+    rate_per_hour: float | None = Field(default=None, gt=0)
+    profile: list[tuple[str, float]] | None = None
+
+    #: clock seconds at simulated t = 0; set by the Scenario from ``simulation.start``
+    _start: float = PrivateAttr(default=0.0)
+    _steps_data: tuple[list[float], list[float], list[float]] | None = PrivateAttr(default=None)
+
+    @field_validator("profile")
+    @classmethod
+    def _check_profile(cls, profile: list[tuple[str, float]] | None) -> list[tuple[str, float]] | None:
+        if profile is None:
+            return None
+        if not profile:
+            raise ValueError("a profile needs at least one [\"HH:MM\", rate_per_hour] entry")
+        last = -1.0
+        for i, (clock, rate) in enumerate(profile):
+            try:
+                sec = parse_clock(clock)
+            except ValueError as exc:
+                raise ValueError(f"entry {i}: {exc} (got {clock!r})") from None
+            if sec <= last:
+                raise ValueError(f"entry {i}: times must be strictly increasing (got {clock!r})")
+            if not (rate >= 0 and math.isfinite(rate)):
+                raise ValueError(f"entry {i}: rate_per_hour must be >= 0 (got {rate!r})")
+            last = sec
+        if not any(rate > 0 for _, rate in profile):
+            raise ValueError("a profile needs at least one rate > 0")
+        return [(c.strip(), float(r)) for c, r in profile]
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Arrivals":
+        if self.kind == "constant" and self.profile is not None:
+            raise ValueError("kind 'constant' takes rate_per_hour only, not a profile")
+        if (self.rate_per_hour is None) == (self.profile is None):
+            raise ValueError(
+                "give exactly one of rate_per_hour or profile" if self.kind == "poisson" else "give rate_per_hour"
+            )
+        return self
+
+    # -- the step function over one day ------------------------------------------------------------
+    def model_post_init(self, __context: object) -> None:
+        if self.profile is not None:
+            starts = [parse_clock(c) for c, _ in self.profile]
+            rates = [r / 3600.0 for _, r in self.profile]
+            if starts[0] > 0:  # wrap: the last step holds from midnight
+                starts.insert(0, 0.0)
+                rates.insert(0, rates[-1])
+            cum = [0.0]
+            for i in range(1, len(starts)):
+                cum.append(cum[-1] + rates[i - 1] * (starts[i] - starts[i - 1]))
+            self._steps_data = (starts, rates, cum)
+
+    def _steps(self) -> tuple[list[float], list[float], list[float]]:
+        """(starts, rates per second, cumulative arrivals at each start) covering one clock day from 00:00."""
+        assert self._steps_data is not None
+        return self._steps_data
+
+    def _clock_integral(self, clock: float) -> float:
+        """Expected arrivals from clock 00:00 of day 0 to absolute clock seconds ``clock``."""
+        starts, rates, cum = self._steps()
+        day_total = cum[-1] + rates[-1] * (DAY - starts[-1])
+        days, rem = divmod(clock, DAY)
+        i = bisect_right(starts, rem) - 1
+        return days * day_total + cum[i] + rates[i] * (rem - starts[i])
+
+    # -- public helpers ----------------------------------------------------------------------------
+    def rate_at(self, t: float) -> float:
+        """Arrival rate in contacts per second at simulated time ``t`` (``t = 0`` is ``simulation.start``)."""
+        if self.profile is None:
+            assert self.rate_per_hour is not None
+            return self.rate_per_hour / 3600.0
+        starts, rates, _ = self._steps()
+        return rates[bisect_right(starts, (self._start + t) % DAY) - 1]
+
+    def next_change(self, t: float) -> float:
+        """The first simulated time after ``t`` at which the rate may change (``inf`` for a flat rate)."""
+        if self.profile is None:
+            return math.inf
+        starts, _, _ = self._steps()
+        clock = self._start + t
+        day, rem = divmod(clock, DAY)
+        i = bisect_right(starts, rem)
+        nxt = starts[i] if i < len(starts) else DAY
+        return day * DAY + nxt - self._start
+
+    @property
+    def max_rate(self) -> float:
+        """The highest rate in contacts per second (the bound for thinning)."""
+        if self.profile is None:
+            assert self.rate_per_hour is not None
+            return self.rate_per_hour / 3600.0
+        return max(r for _, r in self.profile) / 3600.0
+
+    def expected_arrivals(self, t0: float, t1: float) -> float:
+        """Expected number of arrivals in simulated time ``[t0, t1]``."""
+        if self.profile is None:
+            return self.rate_at(0.0) * (t1 - t0)
+        return self._clock_integral(self._start + t1) - self._clock_integral(self._start + t0)
+
+    def mean_rate(self, horizon_seconds: float) -> float:
+        """Average rate (contacts per second) over simulated ``[0, horizon_seconds]``."""
+        if horizon_seconds <= 0:
+            return self.rate_at(0.0)
+        return self.expected_arrivals(0.0, horizon_seconds) / horizon_seconds
+
+    @property
+    def interarrival(self) -> float | None:
+        """For ``kind="constant"``: the fixed gap 3600 / rate_per_hour seconds; otherwise None."""
+        if self.kind != "constant" or self.rate_per_hour is None:
+            return None
+        return 3600.0 / self.rate_per_hour

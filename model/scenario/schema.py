@@ -1,0 +1,358 @@
+"""The scenario models: Simulation, Service, Group, TransferRule, Agent and Scenario.
+
+Why: one validated, immutable description of "what if" that the simulator, experiments and
+reports share. Cross-references (groups, agents, transfer targets) are checked here, once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from ._base import StrictModel
+from .arrivals import Arrivals
+from .distributions import AnyDistribution
+from .durations import Clock, Duration, NonNegativeDuration, parse_clock
+from .errors import Problem, ScenarioError, allowed_list, from_validation_error
+
+__all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
+
+AGENT_PREFIX = "agent:"
+
+
+def _check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("a name must not be empty")
+    if any(c in value for c in ".:[]"):
+        raise ValueError("a name must not contain '.', ':', '[' or ']'")
+    return value
+
+
+#: a group, service or agent name: non-empty, without '.', ':', '[' or ']' (they delimit paths and targets)
+Name = Annotated[str, AfterValidator(_check_name)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Simulation(StrictModel):
+    """How long and how often to run: ``horizon`` after ``warmup``, ``replications`` runs from ``seed``."""
+
+    horizon: Duration
+    warmup: NonNegativeDuration = 0.0
+    replications: int = Field(default=10, ge=1)
+    seed: int = Field(default=0, ge=0)
+    start: Clock = "00:00"
+
+    @property
+    def start_seconds(self) -> float:
+        """Clock seconds after midnight at simulated time 0."""
+        return parse_clock(self.start)
+
+
+class TransferRule(StrictModel):
+    """After handling, an agent of the owning group transfers with ``probability`` to ``to``."""
+
+    to: str
+    probability: Probability
+    message: str | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        """True when ``to`` names one agent (``"agent:NAME"``)."""
+        return self.to.startswith(AGENT_PREFIX)
+
+
+class Service(StrictModel):
+    """A chat entry point: its arrivals, the group taking new contacts, customer patience, timers."""
+
+    name: Name
+    entry_group: str
+    transfer_timeout: Duration = 60.0
+    dissuasion_timeout: Duration | None = None
+    arrivals: Arrivals
+    patience: AnyDistribution | None = None
+    transfer_patience: AnyDistribution | None = None
+    on_transfer_timeout: Literal["abandon", "return"] = "abandon"
+
+
+class Group(StrictModel):
+    """A transfer group: anonymous agents, their handle time, routing and offer behaviour, transfers."""
+
+    name: Name
+    agents: int = Field(default=0, ge=0)
+    max_concurrent: int = Field(default=1, ge=1)
+    handle_time: AnyDistribution
+    routing: Literal["longest_idle", "least_busy", "round_robin", "random"] = "longest_idle"
+    offer_mode: Literal["sequential", "broadcast"] = "sequential"
+    accept_delay: AnyDistribution | None = None
+    reject_probability: Probability = 0.0
+    offer_timeout: Duration | None = None
+    transfers: list[TransferRule] = Field(default_factory=list)
+
+    def anonymous_agents(self) -> list[str]:
+        """Names of the anonymous agents: ``f"{name}-{i}"`` for i = 1..agents."""
+        return [f"{self.name}-{i}" for i in range(1, self.agents + 1)]
+
+
+class Agent(StrictModel):
+    """A named agent, possibly in several groups, and targetable as ``"agent:NAME"``."""
+
+    name: Name
+    groups: list[str] = Field(min_length=1)
+    max_concurrent: int = Field(default=1, ge=1)
+
+
+def _duplicates(kind: str, table: str, names: list[str]) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, name in enumerate(names):
+        if name in seen:
+            out.append(
+                Problem(f"{table}[{i}].name", f"duplicate {kind} name (also {table}[{seen[name]}])", name,
+                        "a name not used by another " + kind)
+            )
+        else:
+            seen[name] = i
+    return out
+
+
+class Scenario(StrictModel):
+    """A whole scenario; build with :func:`load_scenario` or :func:`scenario_from_dict`."""
+
+    name: str = "scenario"
+    simulation: Simulation
+    services: list[Service] = Field(min_length=1)
+    groups: list[Group] = Field(min_length=1)
+    agents: list[Agent] = Field(default_factory=list)
+
+    #: the file the scenario came from (for error messages of :meth:`with_changes`)
+    _source: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> "Scenario":
+        problems: list[Problem] = []
+        problems += _duplicates("service", "services", [s.name for s in self.services])
+        problems += _duplicates("group", "groups", [g.name for g in self.groups])
+        problems += _duplicates("agent", "agents", [a.name for a in self.agents])
+        groups = [g.name for g in self.groups]
+        group_set = set(groups)
+        known_groups = allowed_list(groups)
+        named = [a.name for a in self.agents]
+        anonymous = {n: g.name for g in self.groups for n in g.anonymous_agents()}
+
+        for s in self.services:
+            if s.entry_group not in group_set:
+                problems.append(
+                    Problem(f"services.{s.name}.entry_group", "unknown group", s.entry_group, known_groups)
+                )
+        for a in self.agents:
+            if a.name in anonymous:
+                problems.append(
+                    Problem(f"agents.{a.name}.name",
+                            f"collides with an anonymous agent of group {anonymous[a.name]!r}", a.name,
+                            "a name not of the form '<group>-<number>' within a group's agent count")
+                )
+            for i, g in enumerate(a.groups):
+                if g not in group_set:
+                    problems.append(Problem(f"agents.{a.name}.groups[{i}]", "unknown group", g, known_groups))
+                elif g in a.groups[:i]:
+                    problems.append(Problem(f"agents.{a.name}.groups[{i}]", "group listed twice", g))
+        targets = groups + [AGENT_PREFIX + n for n in named]
+        for g in self.groups:
+            total = 0.0
+            for i, rule in enumerate(g.transfers):
+                path = f"groups.{g.name}.transfers[{i}]"
+                total += rule.probability
+                if rule.is_agent:
+                    if rule.to[len(AGENT_PREFIX) :] not in named:
+                        problems.append(
+                            Problem(f"{path}.to", "unknown agent", rule.to,
+                                    allowed_list([AGENT_PREFIX + n for n in named]))
+                        )
+                elif rule.to not in group_set:
+                    problems.append(Problem(f"{path}.to", "unknown transfer target", rule.to, allowed_list(targets)))
+                if rule.to == g.name and rule.probability >= 1.0:
+                    problems.append(
+                        Problem(f"{path}.probability",
+                                "a transfer to its own group with probability 1 bounces every contact forever",
+                                rule.probability, "a probability < 1 for a transfer to the own group")
+                    )
+            if total > 1.0 + 1e-9:
+                problems.append(
+                    Problem(f"groups.{g.name}.transfers",
+                            "transfer probabilities sum to more than 1", round(total, 12), "a sum <= 1")
+                )
+            members = g.agents + sum(1 for a in self.agents if g.name in a.groups)
+            if members == 0:
+                problems.append(
+                    Problem(f"groups.{g.name}.agents", "the group has no agent", g.agents,
+                            "agents >= 1, or a named agent ([[agents]]) listing this group")
+                )
+        if problems:
+            raise PydanticCustomError("scenario_problems", "{count} problem(s)",
+                                      {"count": len(problems), "problems": problems})
+        start = self.simulation.start_seconds
+        for s in self.services:
+            s.arrivals._start = start
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is equal (where a scenario was loaded from does not matter)."""
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- look-ups ----------------------------------------------------------------------------------
+    def group(self, name: str) -> Group:
+        """The group called ``name`` (KeyError listing the known groups otherwise)."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(f"unknown group {name!r}; known: {allowed_list([g.name for g in self.groups])}")
+
+    def service(self, name: str) -> Service:
+        """The service called ``name`` (KeyError listing the known services otherwise)."""
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(f"unknown service {name!r}; known: {allowed_list([s.name for s in self.services])}")
+
+    def agents_of(self, group: str) -> list[str]:
+        """All agent names in ``group``: its anonymous agents, then named members in file order."""
+        g = self.group(group)
+        return g.anonymous_agents() + [a.name for a in self.agents if group in a.groups]
+
+    def all_agents(self) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Every agent: name -> (max_concurrent, groups). Anonymous agents take their group's max_concurrent."""
+        out: dict[str, tuple[int, tuple[str, ...]]] = {}
+        for g in self.groups:
+            for n in g.anonymous_agents():
+                out[n] = (g.max_concurrent, (g.name,))
+        for a in self.agents:
+            out[a.name] = (a.max_concurrent, tuple(a.groups))
+        return out
+
+    def targets(self) -> dict[str, frozenset[str]]:
+        """Every transfer target -> its agents: each group, and ``"agent:NAME"`` for each named agent."""
+        out = {g.name: frozenset(self.agents_of(g.name)) for g in self.groups}
+        out.update({AGENT_PREFIX + a.name: frozenset({a.name}) for a in self.agents})
+        return out
+
+    # -- data and variants -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (durations in seconds, unset options left out) that :func:`scenario_from_dict` reloads."""
+        return self.model_dump(mode="python", exclude_none=True)
+
+    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+        """A re-validated copy with dotted-path changes, e.g. ``{"groups.billing.agents": 4}``.
+
+        List items are addressed by their ``name`` (``services.support.transfer_timeout``), or by
+        index for unnamed lists (``groups.frontline.transfers.0.probability``). A bad path or an
+        invalid result raises :class:`ScenarioError`.
+        """
+        data = self.to_dict()
+        for path, value in changes.items():
+            _apply(data, self, path, value, self._source)
+        return scenario_from_dict(data, source=self._source)
+
+
+def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, source: str | None) -> None:
+    """Set ``value`` at dotted ``path`` in ``data`` (the dump of ``scenario``), checking each step."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="python", exclude_none=True)
+    parts = path.split(".")
+    node_data: Any = data
+    node_obj: Any = scenario
+    for depth, part in enumerate(parts):
+        here = ".".join(parts[: depth + 1])
+        last = depth == len(parts) - 1
+        key: Any
+        if isinstance(node_obj, BaseModel):
+            fields = list(type(node_obj).model_fields)
+            if part not in fields:
+                raise ScenarioError([Problem(here, "no such field", part, allowed_list(fields))], source)
+            key = part
+            child = getattr(node_obj, part)
+        elif isinstance(node_obj, (list, tuple)):
+            names = [getattr(x, "name", None) for x in node_obj]
+            if node_obj and all(isinstance(n, str) for n in names):
+                if part not in names:
+                    raise ScenarioError([Problem(here, "no item with this name", part, allowed_list(names))], source)
+                key = names.index(part)
+            else:
+                if not (part.isdigit() and int(part) < len(node_obj)):
+                    raise ScenarioError(
+                        [Problem(here, "no such index", part, allowed_list([str(i) for i in range(len(node_obj))]))],
+                        source,
+                    )
+                key = int(part)
+            child = node_obj[key]
+        else:
+            prev = ".".join(parts[:depth])
+            raise ScenarioError(
+                [Problem(here, f"{prev} is a plain value ({node_obj!r}); set it as a whole", part, repr(prev))],
+                source,
+            )
+        if last:
+            node_data[key] = copy.deepcopy(value)
+            return
+        if child is None:
+            raise ScenarioError(
+                [Problem(here, "is not set; set the whole value instead of a part of it", None, repr(here))], source
+            )
+        if isinstance(node_data, dict) and key not in node_data:
+            node_data[key] = {}
+        if isinstance(node_data[key], tuple):
+            node_data[key] = list(node_data[key])
+        node_data = node_data[key]
+        node_obj = child
+
+
+def scenario_from_dict(data: Mapping[str, Any], *, name: str | None = None, source: str | None = None) -> Scenario:
+    """Validate plain data (e.g. parsed TOML) into a :class:`Scenario`.
+
+    ``name`` is used when the data has none; ``source`` (a file name) prefixes every error line.
+    Raises :class:`ScenarioError` with one line per problem.
+    """
+    if not isinstance(data, Mapping):
+        raise ScenarioError([Problem("", "a scenario must be a table of key = value pairs", data)], source)
+    raw = dict(data)
+    if name is not None and "name" not in raw:
+        raw["name"] = name
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise from_validation_error(exc, raw, source) from None
+    scenario._source = source
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario file; its ``name`` defaults to the file stem.
+
+    Raises :class:`ScenarioError` for a missing file, a TOML syntax error (with line) or invalid content.
+    """
+    import tomllib
+
+    p = Path(path)
+    source = str(path)
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError([Problem("", "file not found")], source) from None
+    except OSError as exc:
+        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror or exc}")], source) from None
+    try:
+        data = tomllib.loads(text.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem("", f"TOML syntax error: {exc}")], source) from None
+    return scenario_from_dict(data, name=p.stem, source=source)
