@@ -66,7 +66,7 @@ def _walk_path(loc: Sequence[Any], data: Any) -> tuple[list[str], Any]:
         if isinstance(elem, int):
             item = node[elem] if isinstance(node, list) and -len(node) <= elem < len(node) else None
             name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str) and name and segs:
+            if isinstance(name, str) and name and segs and not any(c in name for c in ".[] "):
                 segs[-1] = f"{segs[-1]}.{name}"
             elif segs:
                 segs[-1] = f"{segs[-1]}[{elem}]"
@@ -109,7 +109,7 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
             continue
         if etype in ("union_tag_invalid", "union_tag_not_found"):
             kpath = f"{path}.kind" if path else "kind"
-            tags = ctx.get("expected_tags", "")
+            tags = ctx.get("expected_tags") or ", ".join(repr(k) for k in sorted(_KIND_TAGS))
             if etype == "union_tag_not_found":
                 problems.append(Problem(kpath, "'kind' is missing", _MISSING, tags))
             else:
@@ -121,5 +121,7 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        elif msg.startswith("Input should be "):
+            msg = "must be " + msg[len("Input should be ") :]
         problems.append(Problem(path, msg, value))
     return ScenarioError(problems, source)
