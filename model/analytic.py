@@ -359,7 +359,9 @@ def mmng(
             hi *= 2.0
             if hi > 1e15:
                 raise ValueError("unstable: lam * P(patience = inf) >= n * mu")
-        x_star = optimize.brentq(lambda x: lam * survival(x) - nmu, 0.0, hi, xtol=1e-14 * hi, rtol=4e-16)
+        x_star = optimize.brentq(lambda x: lam * survival(x) - nmu, 0.0, hi, xtol=1e-14 * hi, rtol=1e-15)
+        # a maximiser at a jump of G: snap onto it so no sliver segment straddles the jump
+        x_star = next((b for b in jumps if abs(b - x_star) <= 1e-9 * max(1.0, b)), x_star)
     m = f_raw(x_star)
 
     @lru_cache(maxsize=None)
@@ -403,7 +405,7 @@ def mmng(
         edges = [start] + [x for x in nodes if x > start]
         total = 0.0
         for lo, hi in zip(edges[:-1], edges[1:]):
-            total += integrate.quad(integrand, lo, hi, limit=200, epsabs=0.0, epsrel=1e-11)[0]
+            total += integrate.quad(integrand, lo, hi, limit=200, epsabs=1e-15, epsrel=1e-11)[0]
         return total
 
     a = lam / mu
