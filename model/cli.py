@@ -54,5 +54,94 @@ def model_cmd(
             typer.echo(f"wrote {written}")
 
 
+def load_or_fail(path: Path):  # -> Scenario
+    """Load a scenario file, or exit 2 with the validation message (file, field, value, allowed)."""
+    from .scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        fail(str(err))
+
+
+def _percent(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f} %"
+
+
+MAIN_FIGURES = (
+    ("arrivals", "{:.0f}"),
+    ("completed", "{:.0f}"),
+    ("transfers_requested", "{:.0f}"),
+    ("transfer_abandonment_rate", "%"),
+    ("transfer_success_rate", "%"),
+    ("transfer_service_level", "%"),
+    ("time_to_join_mean", "{:.1f} s"),
+    ("time_to_join_p90", "{:.1f} s"),
+    ("queue_abandonment_rate", "%"),
+    ("abandonment_rate", "%"),
+)
+
+
+def format_figures(result, scope: str, key: str, figures=MAIN_FIGURES) -> list[str]:
+    """Readable lines ``name  mean  (lo - hi)`` for one scope/key of a result."""
+    lines = []
+    table = result.table(scope, key)
+    for name, fmt in figures:
+        if name not in table.index:
+            continue
+        mean, lo, hi = (float(table.loc[name, c]) for c in ("mean", "ci_low", "ci_high"))
+        if fmt == "%":
+            text = f"{_percent(mean):>9}  ({_percent(lo)} - {_percent(hi)})"
+        else:
+            text = f"{fmt.format(mean):>9}  ({fmt.format(lo)} - {fmt.format(hi)})" if mean == mean else "        -"
+        lines.append(f"  {name:<28}{text}")
+    return lines
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario file (TOML)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, help="Default: the scenario's."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Default: the scenario's."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the event log (Parquet) and metrics (CSV) here."),
+    keep_events: bool = typer.Option(True, "--keep-events/--no-events", help="Keep the event log (memory grows with it)."),
+) -> None:
+    """Simulate a scenario over replications and print its figures with 95 % confidence intervals."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from .sim import simulate
+
+    sc = load_or_fail(scenario)
+    n = replications or sc.simulation.replications
+    with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
+        result = simulate(sc, seed=seed, replications=n, keep_events=keep_events or out is not None,
+                          progress=lambda done: bar.update(1))
+    if out is not None:
+        result.to_parquet(out)
+    if json_out:
+        typer.echo(result.to_json(indent=2))
+        return
+    typer.echo(f"{sc.name}: {result.replications} replications, seed {result.seed}, "
+               f"horizon {sc.simulation.horizon / 3600:g} h after {sc.simulation.warmup / 60:g} min warm-up")
+    typer.echo("mean (95 % CI over replications)")
+    typer.echo("overall")
+    for line in format_figures(result, "overall", "all"):
+        typer.echo(line)
+    for t in sorted(result.metrics.query("scope == 'target'").key.unique()):
+        if result.metric("transfers_requested", "target", t)[0] > 0:
+            typer.echo(f"transfers to {t}")
+            for line in format_figures(result, "target", t):
+                typer.echo(line)
+    typer.echo("agent occupancy")
+    for g in result.metrics.query("scope == 'group'").key.unique():
+        mean, lo, hi = result.metric("agent_occupancy", "group", g)
+        typer.echo(f"  {g:<28}{_percent(mean):>9}  ({_percent(lo)} - {_percent(hi)})")
+    if out is not None:
+        typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv, run.json)")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
