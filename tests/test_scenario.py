@@ -43,6 +43,9 @@ handle_time = { kind = "exponential", mean = "7m" }
 """
 
 
+BILLING_HANDLE = '{ kind = "exponential", mean = "7m" }'
+
+
 def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
     path = tmp_path / name
     path.write_text(text)
@@ -261,7 +264,8 @@ def test_unknown_group_of_named_agent(tmp_path: Path) -> None:
         ('horizon = "8h"', 'horizon = "0s"', "simulation.horizon", "'0s'"),
         ('horizon = "8h"', "horizon = -5", "simulation.horizon", "-5"),
         ('mean = "7m"', 'mean = "-7m"', "groups.billing.handle_time.mean", "'-7m'"),
-        ('name = "support"', 'name = "support"\ntransfer_timeout = 0', "services.support.transfer_timeout", "0"),
+        ('name = "support"', 'name = "support"\ntransfer_timeout = 0',
+         "services.support.transfer_timeout", "0"),
         ('horizon = "8h"', 'horizon = "8 hours"', "simulation.horizon", "'8 hours'"),
     ],
 )
@@ -308,17 +312,20 @@ def test_group_with_only_named_agents_is_fine(tmp_path: Path) -> None:
 
 
 def test_unknown_distribution_kind(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, BASE.replace('{ kind = "exponential", mean = "7m" }', '{ kind = "weibull", mean = 3 }'))
-    assert_mentions(msg, "groups.billing.handle_time.kind", "'weibull'", "'exponential'", "'lognormal'", "'erlang'")
+    msg = error_of(tmp_path, BASE.replace(BILLING_HANDLE, '{ kind = "weibull", mean = 3 }'))
+    assert_mentions(
+        msg, "groups.billing.handle_time.kind", "'weibull'", "'exponential'", "'lognormal'", "'erlang'"
+    )
 
 
 def test_bad_distribution_parameter(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, BASE.replace('{ kind = "exponential", mean = "7m" }', '{ kind = "gamma", mean = 3, cv = 0 }'))
+    msg = error_of(tmp_path, BASE.replace(BILLING_HANDLE, '{ kind = "gamma", mean = 3, cv = 0 }'))
     assert_mentions(msg, "groups.billing.handle_time.cv", "got 0", "greater than 0")
 
 
 def test_self_transfer_with_probability_one(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, BASE.replace('{ to = "billing", probability = 0.1 }', '{ to = "frontline", probability = 1 }'))
+    text = BASE.replace('{ to = "billing", probability = 0.1 }', '{ to = "frontline", probability = 1 }')
+    msg = error_of(tmp_path, text)
     assert_mentions(msg, "groups.frontline.transfers[0].probability", "own group", "got 1", "< 1")
 
 
@@ -352,7 +359,8 @@ def test_unknown_field_lists_allowed_fields(tmp_path: Path) -> None:
          "groups[2].name", "'billing'"),
         ('\n[[services]]\nname = "support"\nentry_group = "billing"\narrivals = { rate_per_hour = 1 }\n',
          "services[1].name", "'support'"),
-        ('\n[[agents]]\nname = "ann"\ngroups = ["billing"]\n[[agents]]\nname = "ann"\ngroups = ["frontline"]\n',
+        ('\n[[agents]]\nname = "ann"\ngroups = ["billing"]\n'
+         '[[agents]]\nname = "ann"\ngroups = ["frontline"]\n',
          "agents[1].name", "'ann'"),
     ],
 )
@@ -372,7 +380,8 @@ def test_bad_choice_lists_allowed(tmp_path: Path) -> None:
 
 
 def test_arrivals_need_exactly_one_source(tmp_path: Path) -> None:
-    msg = error_of(tmp_path, BASE.replace("rate_per_hour = 240", 'rate_per_hour = 240, profile = [["00:00", 5]]'))
+    text = BASE.replace("rate_per_hour = 240", 'rate_per_hour = 240, profile = [["00:00", 5]]')
+    msg = error_of(tmp_path, text)
     assert_mentions(msg, "services.support.arrivals", "exactly one of rate_per_hour or profile")
 
 
@@ -479,7 +488,8 @@ def test_with_changes_invalid_value() -> None:
     with pytest.raises(ScenarioError) as info:
         s.with_changes({"groups.billing.agents": 0, "services.support.entry_group": "nobody"})
     msg = str(info.value)
-    assert "groups.billing.agents" in msg and "services.support.entry_group: unknown group; got 'nobody'" in msg
+    assert "groups.billing.agents" in msg
+    assert "services.support.entry_group: unknown group; got 'nobody'" in msg
 
 
 def test_lookup_errors() -> None:

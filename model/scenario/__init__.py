@@ -17,7 +17,16 @@ from .distributions import (
 )
 from .durations import parse_clock, parse_duration
 from .errors import Problem, ScenarioError
-from .schema import Agent, Group, Scenario, Service, Simulation, TransferRule, load_scenario, scenario_from_dict
+from .schema import (
+    Agent,
+    Group,
+    Scenario,
+    Service,
+    Simulation,
+    TransferRule,
+    load_scenario,
+    scenario_from_dict,
+)
 
 __all__ = [
     "Agent",

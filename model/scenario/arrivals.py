@@ -28,7 +28,10 @@ DAY = 86400.0
 
 
 class Arrivals(StrictModel):
-    """``kind="poisson"`` with ``rate_per_hour`` *or* ``profile``; ``kind="constant"`` with ``rate_per_hour``."""
+    """``kind="poisson"`` with ``rate_per_hour`` *or* ``profile``; ``kind="constant"`` with ``rate_per_hour``.
+
+    Why: the simulator draws gaps from these rates (per second) by thinning or per segment.
+    """
 
     kind: Literal["poisson", "constant"] = "poisson"
     rate_per_hour: float | None = Field(default=None, gt=0)
@@ -49,7 +52,9 @@ class Arrivals(StrictModel):
         for i, (clock, _) in enumerate(profile):
             sec = parse_clock(clock)
             if sec <= last:
-                raise ValueError(f"times must be strictly increasing (entry {i}: {clock!r} after {profile[i - 1][0]!r})")
+                raise ValueError(
+                    f"times must be strictly increasing (entry {i}: {clock!r} after {profile[i - 1][0]!r})"
+                )
             last = sec
         if not any(rate > 0 for _, rate in profile):
             raise ValueError("a profile needs at least one rate > 0")
@@ -60,9 +65,9 @@ class Arrivals(StrictModel):
         if self.kind == "constant" and self.profile is not None:
             raise ValueError("kind 'constant' takes rate_per_hour only, not a profile")
         if (self.rate_per_hour is None) == (self.profile is None):
-            raise ValueError(
-                "give exactly one of rate_per_hour or profile" if self.kind == "poisson" else "give rate_per_hour"
-            )
+            if self.kind == "poisson":
+                raise ValueError("give exactly one of rate_per_hour or profile")
+            raise ValueError("give rate_per_hour")
         return self
 
     # -- the step function over one day ------------------------------------------------------------

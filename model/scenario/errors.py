@@ -14,9 +14,7 @@ from pydantic import ValidationError
 __all__ = ["Problem", "ScenarioError", "from_validation_error"]
 
 #: every distribution ``kind``; used to drop pydantic's union tags from field paths
-_KIND_TAGS = frozenset(
-    {"exponential", "constant", "deterministic", "lognormal", "gamma", "uniform", "erlang"}
-)
+_KIND_TAGS = ("exponential", "constant", "deterministic", "lognormal", "gamma", "uniform", "erlang")
 _MISSING = object()
 
 
@@ -109,7 +107,7 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
             continue
         if etype in ("union_tag_invalid", "union_tag_not_found"):
             kpath = f"{path}.kind" if path else "kind"
-            tags = ctx.get("expected_tags") or ", ".join(repr(k) for k in sorted(_KIND_TAGS))
+            tags = ctx.get("expected_tags") or allowed_list(_KIND_TAGS)
             if etype == "union_tag_not_found":
                 problems.append(Problem(kpath, "'kind' is missing", _MISSING, tags))
             else:

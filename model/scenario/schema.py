@@ -175,11 +175,14 @@ class Scenario(StrictModel):
                                     allowed_list([AGENT_PREFIX + n for n in named]))
                         )
                 elif rule.to not in group_set:
-                    problems.append(Problem(f"{path}.to", "unknown transfer target", rule.to, allowed_list(targets)))
+                    problems.append(
+                        Problem(f"{path}.to", "unknown transfer target", rule.to, allowed_list(targets))
+                    )
                 if rule.to == g.name and rule.probability >= 1.0:
                     problems.append(
                         Problem(f"{path}.probability",
-                                "a transfer to its own group with probability 1 bounces every contact forever",
+                                "a transfer to its own group with probability 1 bounces every contact "
+                                "forever",
                                 rule.probability, "a probability < 1 for a transfer to the own group")
                     )
             if total > 1.0 + 1e-9:
@@ -230,7 +233,10 @@ class Scenario(StrictModel):
         return g.anonymous_agents() + [a.name for a in self.agents if group in a.groups]
 
     def all_agents(self) -> dict[str, tuple[int, tuple[str, ...]]]:
-        """Every agent: name -> (max_concurrent, groups). Anonymous agents take their group's max_concurrent."""
+        """Every agent: name -> (max_concurrent, groups).
+
+        Anonymous agents take their group's ``max_concurrent``; named agents their own.
+        """
         out: dict[str, tuple[int, tuple[str, ...]]] = {}
         for g in self.groups:
             for n in g.anonymous_agents():
@@ -247,7 +253,7 @@ class Scenario(StrictModel):
 
     # -- data and variants -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain data (durations in seconds, unset options left out) that :func:`scenario_from_dict` reloads."""
+        """Plain data (durations in seconds, unset options left out) for :func:`scenario_from_dict`."""
         return self.model_dump(mode="python", exclude_none=True)
 
     def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
@@ -284,12 +290,15 @@ def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, sour
             names = [getattr(x, "name", None) for x in node_obj]
             if node_obj and all(isinstance(n, str) for n in names):
                 if part not in names:
-                    raise ScenarioError([Problem(here, "no item with this name", part, allowed_list(names))], source)
+                    raise ScenarioError(
+                        [Problem(here, "no item with this name", part, allowed_list(names))], source
+                    )
                 key = names.index(part)
             else:
+                indices = allowed_list([str(i) for i in range(len(node_obj))])
                 if not (part.isdigit() and int(part) < len(node_obj)):
                     raise ScenarioError(
-                        [Problem(here, "no such index", part, allowed_list([str(i) for i in range(len(node_obj))]))],
+                        [Problem(here, "no such index", part, indices)],
                         source,
                     )
                 key = int(part)
@@ -297,7 +306,8 @@ def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, sour
         else:
             prev = ".".join(parts[:depth])
             raise ScenarioError(
-                [Problem(here, f"{prev} is a plain value ({node_obj!r}); set it as a whole", part, repr(prev))],
+                [Problem(here, f"{prev} is a plain value ({node_obj!r}); set it as a whole", part,
+                         repr(prev))],
                 source,
             )
         if last:
@@ -305,7 +315,8 @@ def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, sour
             return
         if child is None:
             raise ScenarioError(
-                [Problem(here, "is not set; set the whole value instead of a part of it", None, repr(here))], source
+                [Problem(here, "is not set; set the whole value instead of a part of it", None, repr(here))],
+                source,
             )
         if isinstance(node_data, dict) and key not in node_data:
             node_data[key] = {}
@@ -315,7 +326,9 @@ def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, sour
         node_obj = child
 
 
-def scenario_from_dict(data: Mapping[str, Any], *, name: str | None = None, source: str | None = None) -> Scenario:
+def scenario_from_dict(
+    data: Mapping[str, Any], *, name: str | None = None, source: str | None = None
+) -> Scenario:
     """Validate plain data (e.g. parsed TOML) into a :class:`Scenario`.
 
     ``name`` is used when the data has none; ``source`` (a file name) prefixes every error line.
@@ -352,7 +365,8 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ScenarioError([Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")], source) from None
+        problem = Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise ScenarioError([problem], source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"TOML syntax error: {exc}")], source) from None
     return scenario_from_dict(data, name=p.stem, source=source)
