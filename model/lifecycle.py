@@ -70,6 +70,9 @@ TIMER_EVENTS: frozenset[str] = frozenset({"dissuade", "transfer_timeout"})
 
 AGENT_PREFIX = "agent:"
 
+RESERVED_DATA = frozenset({"machine", "model", "event", "transition", "state", "source", "target"})
+"""Keywords python-statemachine injects into guards and actions; event data must not use them."""
+
 
 def agent_target(agent: str) -> str:
     """The transfer-target name of a single agent (``agent:NAME``)."""
@@ -124,6 +127,10 @@ class TransferRules:
 
 class ContactData:
     """What a contact carries, and the guards and actions of the lifecycle over it.
+
+    The transfer target travels in event data as ``to`` (python-statemachine reserves the
+    keyword ``target`` for the transition's target state); :class:`Contact` also accepts
+    LIFECYCLE.md's ``target`` and renames it.
 
     Guards are pure predicates over this data and the event's data; actions change it. Both
     the :class:`TransferLifecycle` chart and :class:`CompiledLifecycle` call these same methods.
@@ -194,8 +201,9 @@ class ContactData:
         """``dissuade`` fires only at or after the dissuasion deadline."""
         return now >= self.dissuasion_deadline
 
-    def target_is_valid(self, target: str | None = None, **_: Any) -> bool:
+    def target_is_valid(self, to: str | None = None, **_: Any) -> bool:
         """``request_transfer``: the target exists and is not the owner itself."""
+        target = to
         if not target:
             return False
         if self.owner is not None and target == agent_target(self.owner):
@@ -250,12 +258,12 @@ class ContactData:
         self.offered.clear()
 
     def start_transfer(
-        self, target: str | None = None, message: str | None = None, now: SimTime = 0.0, **_: Any
+        self, to: str | None = None, message: str | None = None, now: SimTime = 0.0, **_: Any
     ) -> None:
         """``request_transfer``: the owner's slot is freed and the transfer timer starts."""
         self.requester = self.owner
         self.owner = None
-        self.target = target
+        self.target = to
         self.message = message
         self.offered.clear()
         self.rejected.clear()
@@ -531,6 +539,11 @@ class Contact:
         return self._take(event, data)
 
     def _take(self, event: str, data: dict[str, Any]) -> str:
+        if "target" in data:
+            data["to"] = data.pop("target")
+        reserved = RESERVED_DATA & data.keys()
+        if reserved:
+            raise ValueError(f"event data may not use the names {sorted(reserved)} (reserved by the statechart)")
         if event not in EVENTS:
             raise EventNotAllowed(event, self.state, f"unknown event; events are {', '.join(EVENTS)}")
         if self._chart is None:

@@ -335,7 +335,7 @@ class Replication:
     # -- transfers ----------------------------------------------------------------------
     def _request_transfer(self, c: SimContact, a: AgentState, group: str, rule: Any, now: float) -> None:
         target = rule.to
-        self._send(c, "request_transfer", now, agent=a.name, group=group, target=target, message=rule.message)
+        self._send(c, "request_transfer", now, agent=a.name, group=group, to=target, message=rule.message)
         self._release(a, now)
         c.transfer_no += 1
         c.transfer_group = group
