@@ -1,8 +1,8 @@
 """The figures of LIFECYCLE.md: what is counted, how rates are formed, how replications combine.
 
-The engine only counts (:class:`Tally`); every rate and time figure is defined here, once, and
-the same definitions serve a live run (``keep_events=False``) and an event log read back
-(:func:`tallies_from_events`).
+The engine only counts (:class:`Tally`), as the run goes, so metrics need no event log
+(``keep_events=False`` keeps memory flat); every rate and time figure is defined here, once.
+Tests check the counts against the event log when it is kept.
 """
 
 from __future__ import annotations

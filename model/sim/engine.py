@@ -183,12 +183,22 @@ class Replication:
         ev.callbacks.append(fn)
         self.env.schedule(ev, priority, delay)
 
-    def _send(self, c: SimContact, event: str, now: float, agent: str | None = None, group: str | None = None, **data: Any) -> None:
+    def _send(
+        self,
+        c: SimContact,
+        event: str,
+        now: float,
+        agent: str | None = None,
+        group: str | None = None,
+        logged_agent: str | None = None,
+        **data: Any,
+    ) -> None:
+        """Take ``event`` through the lifecycle (raises if it is not allowed) and log it."""
         before = c.chart_state
         COMPILED.send(c, event, now=now, agent=agent, **data)
         if self.log is not None:
             self.log.append(
-                (now, c.cid, c.service, event, before, c.chart_state, agent, group, c.target if c.target else None)
+                (now, c.cid, c.service, event, before, c.chart_state, logged_agent or agent, group, c.target)
             )
 
     def _hold(self, a: AgentState, now: float) -> None:
@@ -203,10 +213,11 @@ class Replication:
         self._occupancy(a, now)
         a.busy -= 1
         a.last_release = now
-        for g in a.groups:
-            free = self.free[g]
-            free.pop(a, None)
-            free[a] = None  # moves to the end: most recently idle
+        if a.busy < a.slots:  # (a returned transfer may have taken it over its slots)
+            for g in a.groups:
+                free = self.free[g]
+                free.pop(a, None)
+                free[a] = None  # moves to the end: most recently idle
 
     def _occupancy(self, a: AgentState, now: float) -> None:
         start = a.last_change if a.last_change > self.warmup else self.warmup
@@ -374,7 +385,7 @@ class Replication:
         else:
             chosen = [self._pick(group, eligible) if c.target in self.groups else eligible[0]]
         names = [a.name for a in chosen]
-        self._send(c, "offer", now, group=group, agents=names)
+        self._send(c, "offer", now, group=group, agents=names, logged_agent=",".join(names))
         tally_s = self.by_service[c.service].counts
         tally_t = self.by_target[c.target].counts
         for a in chosen:
