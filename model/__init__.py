@@ -14,6 +14,9 @@ from .lifecycle import (
     TransferRules,
     transitions,
 )
+from .results import METRICS, SimulationResult, confidence_interval
+from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
+from .sim import simulate
 from .spec import mermaid, transition_table, write_diagram
 
 __all__ = [
@@ -22,10 +25,18 @@ __all__ = [
     "Contact",
     "ContactData",
     "EventNotAllowed",
+    "METRICS",
+    "Scenario",
+    "ScenarioError",
+    "SimulationResult",
     "SimTime",
     "TransferLifecycle",
     "TransferRules",
+    "confidence_interval",
+    "load_scenario",
     "mermaid",
+    "scenario_from_dict",
+    "simulate",
     "transition_table",
     "transitions",
     "write_diagram",
