@@ -79,11 +79,11 @@ class ModelAdapter(Adapter):
     """The reference model (:class:`model.lifecycle.Contact`) behind the adapter API.
 
     Args:
-        engine: ``"compiled"`` (default). ``"chart"`` runs the python-statemachine chart, which
-            cannot take ``request_transfer``'s ``target`` data (see docs/conformance.md).
+        engine: ``"chart"`` (default) runs the formal python-statemachine chart; ``"compiled"``
+            its compiled table (same behaviour, faster).
     """
 
-    def __init__(self, engine: str = "compiled") -> None:
+    def __init__(self, engine: str = "chart") -> None:
         self.engine = engine
         self.contact: Contact | None = None
 
