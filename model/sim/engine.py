@@ -519,8 +519,8 @@ class Replication:
             q = self.pending.get(t)
             if not q:
                 continue
-            while q and not (q[0].waiting and q[0].chart_state != "queued"):
-                q.popleft()  # stale: no longer waiting in routing
+            while q and not q[0].waiting:
+                q.popleft()  # stale: routed or ended since it was queued
             for c in q:
                 if a.name not in c.rejected:
                     if best is None or c.transfer_requested_at < best.transfer_requested_at:
