@@ -143,5 +143,30 @@ def run_cmd(
         typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv, run.json)")
 
 
+@app.command("conform")
+def conform_cmd(
+    adapter: Optional[str] = typer.Option(
+        None, "--adapter", metavar="SPEC", help="model | python:MODULE:CLASS | exec:COMMAND (JSON lines)."
+    ),
+    suite: Optional[Path] = typer.Option(None, "--suite", metavar="FILE", help="Run this JSON suite or case (default: generate from the model)."),
+    write_suite: Optional[Path] = typer.Option(None, "--write-suite", metavar="FILE", help="Write the suite as JSON."),
+    random: bool = typer.Option(False, "--random", help="Random mode: Hypothesis stateful testing, shrunk failures."),
+    max_examples: int = typer.Option(200, "--max-examples", min=1, help="Random mode: timelines to try."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random mode: seed (default: repeatable)."),
+    out: Path = typer.Option(Path("conformance-failure.json"), "--out", metavar="FILE", help="Random mode: where the minimal failing case is written."),
+    timeout: float = typer.Option(10.0, "--timeout", help="exec adapter: seconds to wait for each reply."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Every case, every failure, uncovered goals."),
+) -> None:
+    """Check an implementation against the model with a generated conformance suite (docs/conformance.md)."""
+    from .conformance.command import ConformUsageError, conform
+
+    try:
+        code = conform(adapter, suite, write_suite, random, max_examples, 25, seed, out, timeout, verbose, typer.echo)
+    except ConformUsageError as err:
+        fail(str(err))
+    else:
+        raise typer.Exit(code)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
