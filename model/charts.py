@@ -394,7 +394,8 @@ def time_to_join_cdf(result: Any, *, targets: Sequence[str] | None = None, count
             x = np.append(x, max(end, x[-1]) * 1.15)
             y = np.append(y, share)
             ax.step(x, y, where="post", color=_colour(i), lw=2,
-                    label=f"to {name}: {100 * share:.1f} % of {n} requests join")
+                    label=f"to {name}: {100 * share:.1f} % of {n} requests join"
+                    + (f" ({result.replications} replications)" if result.replications > 1 else ""))
             xmax = max(xmax, x[-1])
         drawn = set()
         for i, name in enumerate(names):

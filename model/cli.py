@@ -106,6 +106,8 @@ def run_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the event log (Parquet) and metrics (CSV) here."),
     keep_events: bool = typer.Option(True, "--keep-events/--no-events", help="Keep the event log (memory grows with it)."),
+    report: bool = typer.Option(False, "--report", help="Also write the HTML report (and its PNGs) into "
+                                "--out, or reports/<name>/ (data too) when --out is not given."),
 ) -> None:
     """Simulate a scenario over replications and print its figures with 95 % confidence intervals."""
     import sys
@@ -115,6 +117,8 @@ def run_cmd(
     from .sim import simulate
 
     sc = load_or_fail(scenario)
+    if report and out is None:
+        out = Path("reports") / sc.name
     n = replications or sc.simulation.replications
     with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
         result = simulate(sc, seed=seed, replications=n, keep_events=keep_events or out is not None,
@@ -141,6 +145,27 @@ def run_cmd(
         typer.echo(f"  {g:<28}{_percent(mean):>9}  ({_percent(lo)} - {_percent(hi)})")
     if out is not None:
         typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv, run.json)")
+    if report:
+        from .report import build_report
+
+        typer.echo(f"wrote {build_report(result, out)}")
+
+
+@app.command("report")
+def report_cmd(
+    results: Path = typer.Argument(..., help="A folder written by 'run --out' (or 'sweep --out')."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>/)."),
+    target: Optional[float] = typer.Option(None, "--target", min=0, max=1,
+                                           help="Target transfer abandonment rate, e.g. 0.05 (drawn, and used to recommend)."),
+) -> None:
+    """Write a self-contained HTML report (charts embedded, no network needed) and its PNGs."""
+    from .report import ReportError, build_report
+
+    try:
+        index = build_report(results, out, target=target)
+    except ReportError as err:
+        fail(str(err))
+    typer.echo(f"wrote {index}")
 
 
 @app.command("conform")

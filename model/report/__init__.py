@@ -1,0 +1,504 @@
+"""The HTML report: one self-contained file (charts embedded as data URIs, inline CSS, no network),
+plus the charts as PNG files beside it.
+
+Why: a supervisor opens one file and reads the answer first, in plain words, then the scenario,
+the charts and the tables. Everything in it is computed from a :class:`SimulationResult` and,
+for experiments, from the tidy sweep frame (see :mod:`model.charts`).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["build_report", "headline", "sweep_headline", "load_results", "ReportError", "TEMPLATE"]
+
+TEMPLATE = "template.html.j2"
+
+
+class ReportError(ValueError):
+    """The results cannot be reported (a folder that holds no results, a sweep without its scenario)."""
+
+
+# -- numbers in words ------------------------------------------------------------------------------
+
+def _pct(x: float) -> str:
+    if x is None or x != x:
+        return "-"
+    x = min(max(float(x), 0.0), 1.0)
+    return f"{100 * x:.1f}"
+
+
+def _pct_ci(mean: float, lo: float, hi: float) -> str:
+    """``7.2 % (6.5–7.9 %)``, the interval clipped to 0–100 %."""
+    if mean != mean:
+        return "- (no data)"
+    return f"{_pct(mean)} % ({_pct(lo)}–{_pct(hi)} %)"
+
+
+def _seconds(x: float) -> str:
+    x = float(x)
+    if x >= 120 and x % 60 == 0:
+        return f"{x / 60:g} min"
+    return f"{x:g} s"
+
+
+def _duration(x: float | None) -> str:
+    if x is None:
+        return "none"
+    x = float(x)
+    if x >= 3600 and x % 3600 == 0:
+        return f"{x / 3600:g} h"
+    if x >= 60 and x % 60 == 0:
+        return f"{x / 60:g} min"
+    return f"{x:g} s"
+
+
+def _figure(result: Any, name: str, scope: str, key: str) -> tuple[float, float, float]:
+    try:
+        return result.metric(name, scope, key)
+    except KeyError:
+        return (math.nan, math.nan, math.nan)
+
+
+def _targets(result: Any) -> list[str]:
+    m = result.metrics
+    sel = m[(m.scope == "target") & (m.metric == "transfers_requested") & (m["mean"] > 0)]
+    return [str(k) for k in sel.sort_values("mean", ascending=False)["key"]]
+
+
+def _timeout_for(result: Any, target: str) -> float | None:
+    from ..charts import _timeouts_by_target
+
+    t = _timeouts_by_target(result)
+    v = t.get(target, t.get("*"))
+    return None if v is None or v != v else v
+
+
+# -- the opening sentences -------------------------------------------------------------------------
+
+def headline(result: Any, target: float | None = None) -> list[str]:
+    """The answer in plain words, computed from a run: per transfer target the share of transfers
+    that expire or are abandoned (with the timeout that applies), then the bottleneck group."""
+    out: list[str] = []
+    targets = _targets(result)
+    parts = []
+    by_timeout: dict[float | None, list[str]] = {}
+    for t in targets:
+        by_timeout.setdefault(_timeout_for(result, t), []).append(t)
+    for timeout, names in by_timeout.items():
+        pieces = [f"{_pct_ci(*_figure(result, 'transfer_abandonment_rate', 'target', t))} of transfers to {t}"
+                  for t in names]
+        lead = f"With a {_seconds(timeout)} timeout, " if timeout is not None else ""
+        joined = pieces[0] if len(pieces) == 1 else ", ".join(pieces[:-1]) + " and " + pieces[-1]
+        parts.append(f"{lead}{joined} expire or are abandoned")
+    if parts:
+        text = "; ".join(parts) + "."
+        if target is not None:
+            over = [t for t in targets if _figure(result, "transfer_abandonment_rate", "target", t)[0] > target]
+            if over:
+                names = over[0] if len(over) == 1 else ", ".join(over[:-1]) + " and " + over[-1]
+                text += f" That is above the {100 * target:g} % target for {names}."
+            else:
+                text += f" All targets are within the {100 * target:g} % target."
+        out.append(text)
+    else:
+        out.append("No transfers were requested in this run.")
+    m = result.metrics
+    occ = m[(m.scope == "group") & (m.metric == "agent_occupancy")].set_index("key")
+    groups = {g.name: g for g in result.scenario.groups}
+    if targets:
+        # the bottleneck: the target group losing the largest share of its transfers
+        worst = max(targets, key=lambda t: _figure(result, "transfer_abandonment_rate", "target", t)[0])
+        lost = _figure(result, "transfer_abandonment_rate", "target", worst)
+        text = f"The bottleneck is {worst}: it loses {_pct(lost[0])} % of the transfers sent to it"
+        if worst in occ.index:
+            r = occ.loc[worst]
+            text += f", with its chat slots busy {_pct_ci(r['mean'], r['ci_low'], r['ci_high'])} of the time"
+        g = groups.get(worst)
+        if g is not None:
+            text += f" ({g.agents} agent{'s' if g.agents != 1 else ''} x {g.max_concurrent} chat{'s' if g.max_concurrent != 1 else ''})"
+        out.append(text + ".")
+    elif not occ.empty:
+        r = occ.sort_values("mean", ascending=False).iloc[0]
+        out.append(f"The busiest group is {r.name}: its chat slots are busy "
+                   f"{_pct_ci(r['mean'], r['ci_low'], r['ci_high'])} of the time.")
+    arr = _figure(result, "arrivals", "overall", "all")[0]
+    done = _figure(result, "abandonment_rate", "overall", "all")
+    if arr == arr:
+        out.append(f"Of about {arr:,.0f} contacts per replication, {_pct_ci(*done)} do not end completed "
+                   f"(abandoned in queue, dissuaded, abandoned during or expired in a transfer).")
+    return out
+
+
+def _timeout_path(frame: pd.DataFrame) -> str | None:
+    from ..charts import param_columns
+
+    for p in param_columns(frame):
+        if p.endswith(".transfer_timeout"):
+            return p
+    return None
+
+
+def _scenario_value(scenario: Any, path: str) -> Any:
+    node: Any = scenario
+    try:
+        for part in path.split("."):
+            if isinstance(node, (list, tuple)):
+                names = [getattr(x, "name", None) for x in node]
+                node = node[names.index(part)] if part in names else node[int(part)]
+            else:
+                node = getattr(node, part)
+        return node
+    except (AttributeError, ValueError, IndexError):
+        return None
+
+
+def sweep_headline(frame: pd.DataFrame, scenario: Any = None, target: float | None = None,
+                   key: str | None = None) -> list[str]:
+    """The answer of a sweep: for a timeout path, "With a 60 s timeout, X % (lo–hi %) of transfers to
+    billing expire or are abandoned; 90 s brings that to Y % (lo–hi %)."; for other paths the same
+    comparison between the scenario's value (or the first) and the recommended (or the last)."""
+    from ..charts import _default_key, _hold, _numeric, _param_label, param_columns, recommended_setting
+
+    params = param_columns(frame)
+    if not params:
+        return ["The sweep varied nothing."]
+    path = _timeout_path(frame) or params[0]
+    key = key or _default_key(frame, "target")
+    metric = "transfer_abandonment_rate"
+    sel = frame[(frame.scope == "target") & (frame.key.astype(str) == key) & (frame.metric == metric)]
+    if sel.empty:
+        return [f"The sweep has no {metric} for transfers to {key}."]
+    fixed = {p: _scenario_value(scenario, p) for p in params if p != path} if scenario is not None else {}
+    fixed = {p: v for p, v in fixed.items() if v is not None and (_numeric(sel[p]) == float(_numeric(pd.Series([v])).iloc[0])).any()}
+    sel, held = _hold(sel, params, [path], fixed)
+    sel = sel.assign(_x=_numeric(sel[path])).sort_values("_x")
+    base_v = _scenario_value(scenario, path) if scenario is not None else None
+    xs = list(sel["_x"])
+    base_x = float(base_v) if base_v is not None and float(base_v) in xs else xs[0]
+    rec = recommended_setting(frame, path, target=target, metric=metric, key=key, fixed=held) if target else None
+    other_x = float(_numeric(pd.Series([rec])).iloc[0]) if rec is not None else xs[-1]
+    if other_x == base_x:
+        other_x = xs[-1] if base_x != xs[-1] else xs[0]
+    row = {x: r for x, r in zip(xs, sel.itertuples(index=False))}
+    b, o = row[base_x], row[other_x]
+    is_timeout = path.endswith("transfer_timeout")
+    fmt = _seconds if is_timeout else (lambda v: f"{v:g}")
+    label = _param_label(path).split(" (")[0]
+    if is_timeout:
+        first = f"With a {fmt(base_x)} timeout, {_pct_ci(b.mean, b.ci_low, b.ci_high)} of transfers to {key} expire or are abandoned"
+    else:
+        first = f"With {label} at {fmt(base_x)}, {_pct_ci(b.mean, b.ci_low, b.ci_high)} of transfers to {key} expire or are abandoned"
+    text = f"{first}; {fmt(other_x)} brings that to {_pct_ci(o.mean, o.ci_low, o.ci_high)}."
+    out = [text]
+    if held:
+        out.append("Other varied settings held at: " + ", ".join(f"{k} = {v}" for k, v in held.items()) + ".")
+    if target is not None:
+        if rec is not None:
+            out.append(f"The smallest {label} whose upper 95 % bound meets the {100 * target:g} % target is {fmt(float(_numeric(pd.Series([rec])).iloc[0]))}.")
+        else:
+            out.append(f"No {label} in the sweep meets the {100 * target:g} % target with 95 % confidence.")
+    return out
+
+
+# -- loading ---------------------------------------------------------------------------------------
+
+def load_results(directory: str | os.PathLike[str]) -> tuple[Any, pd.DataFrame | None]:
+    """``(result or scenario, sweep frame or None)`` from a folder written by ``run --out`` or
+    ``sweep --out``."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise ReportError(f"{d} is not a folder of results (written by 'transfer-sim run --out' or 'sweep --out')")
+    if (d / "run.json").exists():
+        from ..results.result import SimulationResult
+
+        return SimulationResult.from_parquet(d), None
+    if (d / "summary.parquet").exists():
+        frame = pd.read_parquet(d / "summary.parquet")
+        scenario = _sweep_scenario(d)
+        return scenario, frame
+    raise ReportError(f"{d} holds neither run.json (from 'run --out') nor summary.parquet (from 'sweep --out')")
+
+
+def _sweep_scenario(d: Path) -> Any:
+    meta_path = d / "sweep.json"
+    if not meta_path.exists():
+        raise ReportError(f"{d} holds summary.parquet but no sweep.json: cannot tell which scenario was swept")
+    meta = json.loads(meta_path.read_text())
+    args = meta.get("arguments", meta)
+    sc = args.get("scenario") if isinstance(args, Mapping) else None
+    from ..scenario import load_scenario, scenario_from_dict
+
+    if isinstance(sc, Mapping):
+        return scenario_from_dict(dict(sc))
+    if isinstance(sc, str) and Path(sc).exists():
+        return load_scenario(sc)
+    raise ReportError(f"{meta_path} does not name the swept scenario (looked for 'scenario' in its arguments)")
+
+
+# -- building --------------------------------------------------------------------------------------
+
+def _embed(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _scenario_rows(sc: Any) -> dict[str, Any]:
+    sim = sc.simulation
+    services = [
+        {
+            "name": s.name,
+            "entry_group": s.entry_group,
+            "arrivals": _arrivals_text(s.arrivals),
+            "transfer_timeout": _seconds(s.transfer_timeout),
+            "dissuasion_timeout": _duration(s.dissuasion_timeout),
+            "on_timeout": s.on_transfer_timeout,
+        }
+        for s in sc.services
+    ]
+    groups = [
+        {
+            "name": g.name,
+            "agents": g.agents,
+            "max_concurrent": g.max_concurrent,
+            "handle_time": _dist_text(g.handle_time),
+            "routing": f"{g.offer_mode}, {g.routing}",
+            "transfers": ", ".join(f"{100 * r.probability:g} % to {r.to}" for r in g.transfers) or "none",
+        }
+        for g in sc.groups
+    ]
+    return {
+        "simulation": {
+            "horizon": _duration(sim.horizon),
+            "warmup": _duration(sim.warmup),
+            "start": sim.start,
+            "replications": sim.replications,
+            "seed": sim.seed,
+        },
+        "services": services,
+        "groups": groups,
+    }
+
+
+def _dist_text(d: Any) -> str:
+    if d is None:
+        return "-"
+    data = d.model_dump(exclude_none=True) if hasattr(d, "model_dump") else dict(d)
+    kind = data.pop("kind", "")
+    bits = []
+    for k, v in data.items():
+        if k.startswith("_"):
+            continue
+        if k in ("mean", "low", "high", "value", "mode", "scale") and isinstance(v, (int, float)):
+            bits.append(f"{k} {_duration(v)}")
+        else:
+            bits.append(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}")
+    return f"{kind} ({', '.join(bits)})" if bits else str(kind)
+
+
+def _arrivals_text(a: Any) -> str:
+    data = a.model_dump(exclude_none=True) if hasattr(a, "model_dump") else dict(a)
+    kind = data.get("kind", "")
+    if "rate_per_hour" in data:
+        return f"{kind}, {data['rate_per_hour']:g} per hour"
+    if "profile" in data:
+        return f"{kind}, daily profile ({len(data['profile'])} steps)"
+    return ", ".join(f"{k} {v}" for k, v in data.items())
+
+
+_TABLE_FIGURES = (
+    ("arrivals", "n"), ("completed", "n"), ("transfers_requested", "n"), ("transfers_accepted", "n"),
+    ("transfer_abandonment_rate", "%"), ("transfer_success_rate", "%"), ("transfer_service_level", "%"),
+    ("time_to_join_mean", "s"), ("time_to_join_p90", "s"), ("queue_abandonment_rate", "%"),
+    ("abandonment_rate", "%"), ("rejects_per_transfer", "x"), ("offers_per_transfer", "x"),
+)
+
+
+def _fmt_value(v: float, kind: str) -> str:
+    if v != v:
+        return "-"
+    if kind == "%":
+        return f"{_pct(v)} %"
+    if kind == "s":
+        return f"{v:.1f} s"
+    if kind == "n":
+        return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def _metric_table(result: Any, scope: str, key: str) -> list[dict[str, str]]:
+    table = result.table(scope, key)
+    rows = []
+    for name, kind in _TABLE_FIGURES:
+        if name not in table.index:
+            continue
+        r = table.loc[name]
+        rows.append({"metric": name, "mean": _fmt_value(r["mean"], kind),
+                     "ci": f"{_fmt_value(r['ci_low'], kind)} – {_fmt_value(r['ci_high'], kind)}"})
+    return rows
+
+
+def _sweep_table(frame: pd.DataFrame, key: str) -> tuple[list[str], list[list[str]]]:
+    from ..charts import param_columns
+
+    params = param_columns(frame)
+    wanted = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90"]
+    sel = frame[(frame.scope == "target") & (frame.key.astype(str) == key) & (frame.metric.isin(wanted))]
+    header = params + [f"{m} ({key})" for m in wanted]
+    rows = []
+    for values, g in sel.groupby(params, sort=True, observed=True):
+        values = values if isinstance(values, tuple) else (values,)
+        cells = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+        by = g.set_index("metric")
+        for m in wanted:
+            if m not in by.index:
+                cells.append("-")
+                continue
+            r = by.loc[m]
+            kind = "s" if m.startswith("time") else "%"
+            cells.append(f"{_fmt_value(r['mean'], kind)} ({_fmt_value(r['ci_low'], kind)} – {_fmt_value(r['ci_high'], kind)})")
+        rows.append(cells)
+    return header, rows
+
+
+def _tune_rows(tune: Any) -> list[tuple[str, str]]:
+    if tune is None:
+        return []
+    if isinstance(tune, pd.DataFrame):
+        return [(str(i), ", ".join(f"{k}={v}" for k, v in r.items())) for i, r in tune.iterrows()]
+    data = tune if isinstance(tune, Mapping) else getattr(tune, "__dict__", {"result": tune})
+    return [(str(k), str(v)) for k, v in data.items() if not str(k).startswith("_")]
+
+
+def build_report(
+    result_or_dir: Any,
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    sweep: pd.DataFrame | None = None,
+    tune: Any = None,
+    target: float | None = None,
+) -> Path:
+    """Write ``out_dir/index.html`` (self-contained) and the charts as PNGs beside it; return the
+    path of ``index.html``.
+
+    Args:
+        result_or_dir: a :class:`~model.results.SimulationResult`, a folder written by
+            ``run --out`` or ``sweep --out``, or (with ``sweep``) the swept :class:`Scenario`.
+        out_dir: default ``reports/<scenario name>/``.
+        sweep: a tidy sweep frame (varied paths, then ``scope, key, metric, mean, ci_low, ci_high, n``).
+        tune: the outcome of a tuning (a mapping or a frame), shown as a table.
+        target: the target transfer abandonment rate (e.g. ``0.05``): drawn and used to recommend.
+    """
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from .. import charts
+
+    result: Any = None
+    scenario: Any = None
+    if isinstance(result_or_dir, (str, os.PathLike)):
+        loaded, frame = load_results(result_or_dir)
+        if frame is not None:
+            scenario, sweep = loaded, frame if sweep is None else sweep
+        else:
+            result = loaded
+    elif hasattr(result_or_dir, "metrics") and hasattr(result_or_dir, "scenario"):
+        result = result_or_dir
+    else:
+        scenario = result_or_dir
+    if result is not None:
+        scenario = result.scenario
+    if result is None and sweep is None:
+        raise ReportError("nothing to report: give a result, a results folder, or a scenario with a sweep frame")
+    name = getattr(scenario, "name", None) or "report"
+    out = Path(out_dir) if out_dir is not None else Path("reports") / str(name)
+    out.mkdir(parents=True, exist_ok=True)
+
+    figures: list[dict[str, str]] = []
+
+    def add(slug: str, title: str, caption: str, make: Any) -> None:
+        try:
+            fig = make()
+        except (ValueError, KeyError) as err:
+            figures.append({"slug": slug, "title": title, "caption": f"Not drawn: {err}", "src": "", "file": ""})
+            return
+        path = charts.save_png(fig, out / f"{slug}.png")
+        figures.append({"slug": slug, "title": title, "caption": caption, "src": _embed(path), "file": path.name})
+
+    answer: list[str] = []
+    sweep_key = None
+    if sweep is not None and len(sweep):
+        sweep_key = charts._default_key(sweep, "target")
+        answer += sweep_headline(sweep, scenario, target, sweep_key)
+        params = charts.param_columns(sweep)
+        xpath = _timeout_path(sweep) or params[0]
+        fixed = {p: _scenario_value(scenario, p) for p in params if p != xpath} if scenario is not None else None
+        if fixed:
+            fixed = {p: v for p, v in fixed.items()
+                     if v is not None and (charts._numeric(sweep[p]) == float(v)).any()}
+        add("sweep", "Transfer outcome across the sweep",
+            "Mean over replications with its 95 % confidence band; dashed: the target; dotted: the "
+            "smallest setting whose upper bound meets it.",
+            lambda: charts.sweep_chart(sweep, xpath, key=sweep_key, target=target, fixed=fixed))
+        if len(params) >= 2:
+            ypath = [p for p in params if p != xpath][0]
+            add("heatmap", "Two settings at once",
+                "Transfer abandonment for every pair of settings (mean over replications).",
+                lambda: charts.heatmap_chart(sweep, xpath, ypath, key=sweep_key, target=target))
+    if result is not None:
+        answer += headline(result, target)
+        if result.transfers is not None:
+            add("time_to_join", "How long a transfer takes to be joined",
+                "Cumulative share of all transfer requests joined by a given time; the curve levels off at "
+                "the share that joins at all, since expired or abandoned transfers never join.",
+                lambda: charts.time_to_join_cdf(result))
+        add("outcomes", "How contacts and transfers end",
+            "Left: every contact by the entry group of its service. Right: every transfer request by "
+            "its target group.", lambda: charts.outcomes_chart(result))
+        add("timeline", "Over the simulated day",
+            "Mean over replications, sampled every few minutes; the grey band is the warm-up, not counted.",
+            lambda: charts.timeline_chart(result))
+    add("statechart", "The transfer lifecycle",
+        "The statechart every simulated contact follows (states and events of LIFECYCLE.md).",
+        charts.statechart_chart)
+
+    tables: list[dict[str, Any]] = []
+    if result is not None:
+        tables.append({"title": "All contacts", "rows": _metric_table(result, "overall", "all")})
+        for t in _targets(result):
+            tables.append({"title": f"Transfers to {t}", "rows": _metric_table(result, "target", t)})
+        m = result.metrics
+        occ = m[(m.scope == "group") & (m.metric == "agent_occupancy")]
+        occupancy = [{"group": str(r.key), "mean": f"{_pct(r.mean)} %",
+                      "ci": f"{_pct(r.ci_low)} % – {_pct(r.ci_high)} %"} for r in occ.itertuples()]
+    else:
+        occupancy = []
+    sweep_header, sweep_rows = _sweep_table(sweep, sweep_key) if sweep_key else ([], [])
+
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["html", "j2"]))
+    html = env.get_template(TEMPLATE).render(
+        name=name,
+        answer=answer,
+        scenario=_scenario_rows(scenario) if scenario is not None and hasattr(scenario, "simulation") else None,
+        run={"replications": result.replications, "seed": result.seed} if result is not None else None,
+        figures=figures,
+        tables=tables,
+        occupancy=occupancy,
+        sweep_header=sweep_header,
+        sweep_rows=sweep_rows,
+        tune_rows=_tune_rows(tune),
+        target=target,
+        generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    )
+    index = out / "index.html"
+    tmp = index.with_name(".index.html.part")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(index)
+    return index
