@@ -1,0 +1,193 @@
+"""Charts (model/charts.py): each is drawn from a small simulation and checked for what it shows."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from model import charts
+from model.scenario import load_scenario
+from model.sim import simulate
+
+TIMEOUT = "services.support.transfer_timeout"
+AGENTS = "groups.billing.agents"
+
+
+def small_scenario():
+    return load_scenario("scenarios/baseline.toml").with_changes(
+        {"simulation.horizon": 5400, "simulation.warmup": 600}
+    )
+
+
+@pytest.fixture(scope="module")
+def result():
+    return simulate(small_scenario(), replications=3)
+
+
+@pytest.fixture(scope="module")
+def sweep() -> pd.DataFrame:
+    """A tidy sweep frame as model.experiments writes it: varied paths, then the metrics columns."""
+    sc = small_scenario()
+    frames = []
+    for timeout in (30, 60, 120):
+        for agents in (2, 3):
+            r = simulate(sc.with_changes({TIMEOUT: timeout, AGENTS: agents}), replications=3, keep_events=False)
+            m = r.metrics.copy()
+            m.insert(0, AGENTS, agents)
+            m.insert(0, TIMEOUT, timeout)
+            frames.append(m)
+    return pd.concat(frames, ignore_index=True)
+
+
+def labelled(ax) -> None:
+    assert ax.get_xlabel().strip(), "x axis has no label"
+    assert ax.get_ylabel().strip(), "y axis has no label"
+    assert ax.get_title().strip(), "no title"
+
+
+def legend_texts(ax) -> list[str]:
+    leg = ax.get_legend()
+    assert leg is not None, "no legend"
+    return [t.get_text() for t in leg.get_texts()]
+
+
+def test_palette_is_okabe_ito_and_used_once() -> None:
+    assert charts.PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")
+    assert len(set(charts.PALETTE)) == len(charts.PALETTE)
+
+
+def test_sweep_chart_draws_both_rates_with_ci_bands_target_and_recommendation(sweep) -> None:
+    fig = charts.sweep_chart(sweep, TIMEOUT, key="billing", target=0.5, fixed={AGENTS: 3})
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    labelled(ax)
+    assert "timeout" in ax.get_xlabel() and "(s)" in ax.get_xlabel()
+    assert "%" in ax.get_ylabel()
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2, "one 95 % CI band per rate"
+    texts = legend_texts(ax)
+    assert any("abandonment" in t for t in texts) and any("success" in t for t in texts)
+    assert any("target 50 %" in t for t in texts)
+    assert any(t.startswith("recommended") for t in texts)
+    # the two rate lines go through the three timeouts, at agents = 3
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == 3]
+    assert len(lines) == 2
+    assert list(lines[0].get_xdata()) == [30, 60, 120]
+    sel = sweep[(sweep[AGENTS] == 3) & (sweep.scope == "target") & (sweep.key == "billing")
+                & (sweep.metric == "transfer_abandonment_rate")].sort_values(TIMEOUT)
+    assert list(lines[0].get_ydata()) == pytest.approx(list(sel["mean"]))
+    # target line at 0.5 (horizontal) and recommended setting (vertical)
+    flat = [ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1 and list(ln.get_ydata())[0] == 0.5]
+    assert flat, "target line missing"
+    assert "agents = 3" in ax.get_title()
+
+
+def test_recommended_setting_is_the_smallest_meeting_the_target_with_confidence(sweep) -> None:
+    rec = charts.recommended_setting(sweep, TIMEOUT, target=1.0, key="billing")
+    assert rec == 30
+    assert charts.recommended_setting(sweep, TIMEOUT, target=-1.0, key="billing") is None
+
+
+def test_heatmap_has_a_cell_per_pair_labelled_with_values(sweep) -> None:
+    fig = charts.heatmap_chart(sweep, TIMEOUT, AGENTS, key="billing", target=0.5)
+    ax = fig.axes[0]
+    labelled(ax)
+    img = ax.get_images()[0]
+    assert img.get_array().shape == (2, 3)
+    cells = [t.get_text() for t in ax.texts]
+    assert len(cells) == 6 and all(t.endswith("%") for t in cells)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["30", "60", "120"]
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel(), "labelled colour bar"
+
+
+def test_time_to_join_cdf_per_target_plateaus_at_success_rate_with_timeout(result) -> None:
+    fig = charts.time_to_join_cdf(result)
+    ax = fig.axes[0]
+    labelled(ax)
+    assert "(s)" in ax.get_xlabel()
+    texts = legend_texts(ax)
+    assert any("to billing" in t for t in texts) and any("to tech" in t for t in texts)
+    assert any("timeout 60 s" in t for t in texts)
+    tr = result.transfers[result.transfers.counted.astype(bool) & (result.transfers.outcome != "open")]
+    billing = tr[tr.target == "billing"]
+    share = (billing.outcome == "accepted").mean()
+    curve = next(ln for ln, t in zip(ax.get_lines(), texts) if "to billing" in t)
+    assert curve.get_ydata()[-1] == pytest.approx(share)
+    assert 0 < curve.get_ydata()[-1] < 1, "the CDF over all requests levels off below 100 %"
+    timeout = [ln for ln in ax.get_lines() if set(ln.get_xdata()) == {60}]
+    assert timeout, "vertical timeout line at 60 s"
+
+
+def test_outcomes_chart_stacks_every_ending_per_group(result) -> None:
+    fig = charts.outcomes_chart(result)
+    left, right = fig.axes[:2]
+    for ax in (left, right):
+        labelled(ax)
+    assert "entry group" in left.get_title() and "target group" in right.get_title()
+    assert legend_texts(left) == ["completed", "abandoned in queue", "dissuaded", "abandoned during transfer",
+                                  "transfer expired"]
+    assert [t.get_text() for t in left.get_yticklabels()] == ["frontline"]
+    assert sorted(t.get_text() for t in right.get_yticklabels()) == ["billing", "tech"]
+    # each stacked bar sums to 100 %
+    widths = {}
+    for p in left.patches:
+        widths.setdefault(round(p.get_y(), 3), 0.0)
+        widths[round(p.get_y(), 3)] += p.get_width()
+    assert all(w == pytest.approx(1.0) for w in widths.values())
+
+
+def test_timeline_chart_has_waiting_occupancy_and_arrivals_in_clock_hours(result) -> None:
+    fig = charts.timeline_chart(result)
+    waiting, occupancy, arrivals = fig.axes[:3]
+    for ax in (waiting, occupancy, arrivals):
+        assert ax.get_ylabel().strip()
+    assert "time of day (h)" in arrivals.get_xlabel()
+    assert {"billing", "tech"} <= set(legend_texts(waiting))
+    assert {"frontline", "billing", "tech"} <= set(legend_texts(occupancy))
+    assert "frontline" in legend_texts(arrivals)
+    occ = occupancy.get_lines()[0].get_ydata()
+    assert ((occ >= 0) & (occ <= 1)).all()
+    x = arrivals.get_lines()[0].get_xdata()
+    assert x.min() > 0 and x.max() <= 1.7, "hours since the 00:00 start, not seconds"
+    # the warm-up is shaded
+    assert any(isinstance(c, PolyCollection) or c.__class__.__name__ == "Rectangle" for c in
+               list(waiting.collections) + list(waiting.patches))
+
+
+def test_statechart_chart_draws_the_diagram_or_the_mermaid_text() -> None:
+    fig = charts.statechart_chart()
+    ax = fig.axes[0]
+    if shutil.which("dot"):
+        assert ax.get_images(), "the Graphviz drawing is shown"
+        assert ax.get_images()[0].get_array().shape[0] > 100
+    else:
+        assert any("stateDiagram-v2" in t.get_text() for t in ax.texts)
+        assert "Graphviz" in ax.get_title()
+
+
+def test_statechart_chart_without_graphviz_falls_back_to_mermaid(monkeypatch) -> None:
+    import model.spec
+
+    monkeypatch.setattr(model.spec, "graphviz_available", lambda: False)
+    fig = charts.statechart_chart()
+    ax = fig.axes[0]
+    assert not ax.get_images()
+    assert any("stateDiagram-v2" in t.get_text() for t in ax.texts)
+    assert "Graphviz" in ax.get_title()
+
+
+def test_charts_render_to_png_without_a_display(result, tmp_path) -> None:
+    path = charts.save_png(charts.outcomes_chart(result), tmp_path / "sub" / "o.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_values_written_as_durations_are_read_as_seconds(sweep) -> None:
+    frame = sweep.copy()
+    frame[TIMEOUT] = frame[TIMEOUT].map(lambda v: f"{v}s")
+    fig = charts.sweep_chart(frame, TIMEOUT, key="billing", fixed={AGENTS: 3})
+    line = fig.axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [30, 60, 120]
