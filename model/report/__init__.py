@@ -471,9 +471,16 @@ def build_report(
 
     tables: list[dict[str, Any]] = []
     if result is not None:
-        tables.append({"title": "All contacts", "rows": _metric_table(result, "overall", "all")})
-        for t in _targets(result):
-            tables.append({"title": f"Transfers to {t}", "rows": _metric_table(result, "target", t)})
+        # one table: a row per figure, a column per scope ("all contacts", then each transfer target)
+        columns = [("All contacts", _metric_table(result, "overall", "all"))]
+        columns += [(f"Transfers to {t}", _metric_table(result, "target", t)) for t in _targets(result)]
+        names = [r["metric"] for r in columns[0][1]]
+        cells = [{r["metric"]: f"{r['mean']} ({r['ci']})" for r in rows} for _, rows in columns]
+        tables.append({
+            "title": "Figures, mean (95 % CI)",
+            "header": ["figure"] + [c for c, _ in columns],
+            "rows": [[n] + [c.get(n, "") for c in cells] for n in names],
+        })
         m = result.metrics
         occ = m[(m.scope == "group") & (m.metric == "agent_occupancy")]
         occupancy = [{"group": str(r.key), "mean": f"{_pct(r.mean)} %",
