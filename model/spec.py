@@ -49,6 +49,32 @@ def mermaid() -> str:
     return format(TransferLifecycle, "mermaid")
 
 
+def dot_source() -> str:
+    """The chart in Graphviz's DOT language (python-statemachine's renderer, with one fix).
+
+    Graphviz puts a node in the first subgraph that mentions it; the renderer writes an edge
+    leaving the compound state (``offered -> engaged``) inside the compound's cluster, which would
+    draw ``engaged`` inside ``transferring``. Such edges are moved to the top level.
+    """
+    text = format(TransferLifecycle, "dot")
+    inner = {s.id for s in TransferLifecycle.states_map.values() if s.parent is not None}
+    kept: list[str] = []
+    moved: list[str] = []
+    depth = 0
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth > 0 and " -> " in stripped and not stripped.startswith("__initial"):
+            source, rest = stripped.split(" -> ", 1)
+            target = rest.split(" ", 1)[0].rstrip(";")
+            if source.strip('"') in inner and target.strip('"') not in inner:
+                moved.append(line)
+                continue
+        depth += stripped.count("{") - stripped.count("}")
+        kept.append(line)
+    closing = max(i for i, line in enumerate(kept) if line.strip() == "}")
+    return "\n".join(kept[:closing] + moved + kept[closing:]) + "\n"
+
+
 def graphviz_available() -> bool:
     """Whether Graphviz's ``dot`` is on ``PATH`` (needed for SVG/PNG, not for Mermaid)."""
     return shutil.which("dot") is not None
@@ -65,7 +91,7 @@ def write_diagram(path: str | Path) -> Path:
     elif suffix == "md":
         data = f"```mermaid\n{mermaid()}\n```\n".encode()
     elif suffix in {"dot", "gv"}:
-        data = format(TransferLifecycle, "dot").encode()
+        data = dot_source().encode()
     elif suffix in {"svg", "png"}:
         if not graphviz_available():
             raise DiagramUnavailable(
@@ -74,7 +100,7 @@ def write_diagram(path: str | Path) -> Path:
             )
         from statemachine.contrib.diagram import run_graphviz
 
-        data = run_graphviz(format(TransferLifecycle, "dot"), suffix)
+        data = run_graphviz(dot_source(), suffix)
     else:
         raise ValueError(f"unknown diagram format {path.suffix!r}; allowed: .svg, .png, .mmd, .md, .dot")
     path.parent.mkdir(parents=True, exist_ok=True)
