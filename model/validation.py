@@ -1,0 +1,507 @@
+"""The simulator against the formulas of :mod:`model.analytic`, and analytic estimates of a scenario.
+
+Two stages are validated, each on a grid of parameter sets (:data:`CASES`) covering light
+(rho ~ 0.5), critical (rho ~ 1) and overloaded (rho ~ 1.3) traffic with 1 to 50 agents:
+
+* ``queue`` - Erlang A (M/M/n+M). One service, one group of ``n`` single-chat agents, Poisson
+  arrivals, exponential handle time (rate ``mu``) and exponential patience (rate ``theta``), no
+  transfers. Simulated figure per replication: ``abandoned_queue / arrivals`` (scope overall).
+* ``transfer`` - M/M/n+D, or M/M/n+min(D, Exp(theta)) when ``theta`` is set. A front line that
+  never queues (one agent with far more chat slots than its offered load can ever fill, short
+  exponential handle time: an M/M/inf stage whose output is again Poisson with rate ``lam``)
+  transfers every contact (probability 1) to a target group of ``n`` single-chat agents in
+  broadcast mode, with no accept delay, no rejects and no transfer rules of its own. An accepted
+  contact occupies its target agent for the target's exponential handle time (rate ``mu``), then
+  closes: the target group is the n-server queue, ``transfer_timeout = D`` its deterministic
+  patience and ``transfer_patience`` (exponential, rate ``theta``) the customer's. Simulated
+  figure per replication: ``transfer_abandonment_rate`` of the target (scope ``target``).
+
+Units: rates per **minute**, ``timeout`` in **minutes** (the scenarios are built in seconds).
+
+A case passes when the analytic value lies inside the 99 % Student-t interval over replications
+of the simulated figure, and that interval is narrow enough to mean something: half-width below
+10 % of the analytic value or below 0.005 absolute.
+
+:func:`estimate` turns a scenario into per-group analytic approximations (see
+:data:`ESTIMATE_ASSUMPTIONS`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "CASES",
+    "COLUMNS",
+    "ESTIMATE_ASSUMPTIONS",
+    "Case",
+    "FAST_CASES",
+    "analytic_value",
+    "build_scenario",
+    "estimate",
+    "fast_cases",
+    "validate",
+]
+
+LEVEL = 0.99
+"""Confidence level of the interval compared against the analytic value."""
+
+MAX_REL_HALF_WIDTH = 0.10
+MAX_ABS_HALF_WIDTH = 0.005
+"""The interval is narrow enough when half-width < 10 % of the value or < 0.005."""
+
+DEFAULT_REPLICATIONS = 20
+DEFAULT_SEED = 20240601
+
+COLUMNS = [
+    "stage", "case", "regime", "n", "lam", "mu", "theta", "timeout", "metric",
+    "analytic", "sim_mean", "ci_low", "ci_high", "half_width", "verdict",
+]
+
+FRONT_HANDLE_SECONDS = 1.0
+"""Mean (exponential) handle time of the transfer stage's front line: short, so it is cheap."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parameter set. Rates per minute, ``timeout`` (D) in minutes, ``horizon``/``warmup`` in minutes.
+
+    ``theta`` is the patience rate (queue stage: required; transfer stage: ``None`` for M/M/n+D).
+    ``timeout`` is only used by the transfer stage. ``fast`` marks the default subset.
+    """
+
+    stage: str  # "queue" | "transfer"
+    name: str
+    regime: str  # "light" | "critical" | "overloaded"
+    n: int
+    lam: float
+    mu: float
+    theta: float | None
+    timeout: float | None
+    horizon: float
+    warmup: float = 100.0
+    fast: bool = False
+
+    @property
+    def rho(self) -> float:
+        return self.lam / (self.n * self.mu)
+
+    @property
+    def model(self) -> str:
+        if self.stage == "queue":
+            return f"M/M/{self.n}+M"
+        return f"M/M/{self.n}+D" if self.theta is None else f"M/M/{self.n}+(D,exp)"
+
+    @property
+    def metric(self) -> str:
+        return "abandoned_queue/arrivals" if self.stage == "queue" else "transfer_abandonment_rate"
+
+
+def _q(name: str, regime: str, n: int, lam: float, mu: float, theta: float, horizon: float, fast: bool = False) -> Case:
+    return Case("queue", name, regime, n, lam, mu, theta, None, horizon, fast=fast)
+
+
+def _t(name: str, regime: str, n: int, lam: float, mu: float, timeout: float, theta: float | None, horizon: float,
+       fast: bool = False) -> Case:
+    return Case("transfer", name, regime, n, lam, mu, theta, timeout, horizon, fast=fast)
+
+
+CASES: tuple[Case, ...] = (
+    # queue stage: Erlang A (M/M/n+M)
+    _q("q1-n1-light", "light", 1, 0.5, 1.0, 0.5, 8000, fast=True),
+    _q("q2-n1-critical", "critical", 1, 1.0, 1.0, 1.0, 8000),
+    _q("q3-n1-over", "overloaded", 1, 1.3, 1.0, 2.0, 6000),
+    _q("q4-n10-light", "light", 10, 5.0, 1.0, 1.0, 2000),
+    _q("q5-n10-critical", "critical", 10, 10.0, 1.0, 0.5, 2000, fast=True),
+    _q("q6-n10-over", "overloaded", 10, 13.0, 1.0, 0.25, 2000),
+    _q("q7-n20-light", "light", 20, 10.0, 1.0, 1.0, 1500),
+    _q("q8-n50-critical", "critical", 50, 50.0, 1.0, 2.0, 800),
+    _q("q9-n50-over", "overloaded", 50, 65.0, 1.0, 0.5, 600, fast=True),
+    # transfer stage: M/M/n+D and M/M/n+min(D, Exp)
+    _t("t1-n1-light", "light", 1, 0.5, 1.0, 0.5, None, 8000),
+    _t("t2-n1-critical", "critical", 1, 1.0, 1.0, 1.0, 0.5, 8000),
+    _t("t3-n1-over", "overloaded", 1, 1.3, 1.0, 2.0, None, 6000),
+    _t("t4-n5-light", "light", 5, 2.5, 1.0, 0.25, 1.0, 3000, fast=True),
+    _t("t5-n10-critical", "critical", 10, 10.0, 1.0, 0.5, None, 2000, fast=True),
+    _t("t6-n10-over", "overloaded", 10, 13.0, 1.0, 1.0, None, 2000),
+    _t("t7-n20-light", "light", 20, 10.0, 1.0, 0.1, None, 1000),
+    _t("t8-n50-critical", "critical", 50, 50.0, 1.0, 0.2, 2.0, 800),
+    _t("t9-n50-over", "overloaded", 50, 65.0, 1.0, 0.5, 1.0, 600, fast=True),
+)
+"""The whole grid: 9 queue-stage and 9 transfer-stage parameter sets."""
+
+FAST_CASES: tuple[Case, ...] = tuple(c for c in CASES if c.fast)
+"""The default subset: one light, one critical and one overloaded case per stage."""
+
+
+def fast_cases() -> tuple[Case, ...]:
+    return FAST_CASES
+
+
+def analytic_value(case: Case) -> float:
+    """P(abandon) of the case's queueing model (:mod:`model.analytic`)."""
+    from .analytic import erlang_a, mmn_d, mmn_d_exp
+
+    if case.stage == "queue":
+        assert case.theta is not None
+        return erlang_a(case.n, case.lam, case.mu, case.theta).p_abandon
+    assert case.timeout is not None
+    if case.theta is None:
+        return mmn_d(case.n, case.lam, case.mu, case.timeout).p_abandon
+    return mmn_d_exp(case.n, case.lam, case.mu, case.timeout, case.theta).p_abandon
+
+
+def _front_slots(lam_per_min: float) -> int:
+    """Chat slots for the transfer stage's front line: its offered load plus a margin so wide that
+    P(all busy) < 1e-15 (the number busy is Poisson with mean = the load)."""
+    from scipy import stats
+
+    load = lam_per_min / 60.0 * FRONT_HANDLE_SECONDS
+    k = int(stats.poisson.isf(1e-15, load)) + 10
+    return max(k, 20)
+
+
+def build_scenario(case: Case, seed: int = DEFAULT_SEED, replications: int = DEFAULT_REPLICATIONS) -> Any:
+    """The scenario of ``case`` (built with :func:`model.scenario.scenario_from_dict`; seconds inside)."""
+    from .scenario import scenario_from_dict
+
+    sim = {"horizon": case.horizon * 60.0, "warmup": case.warmup * 60.0, "replications": replications, "seed": seed}
+    arrivals = {"kind": "poisson", "rate_per_hour": case.lam * 60.0}
+    handle = {"kind": "exponential", "mean": 60.0 / case.mu}
+    if case.stage == "queue":
+        assert case.theta is not None
+        data: dict[str, Any] = {
+            "name": case.name,
+            "simulation": sim,
+            "services": [{"name": "chat", "entry_group": "agents", "arrivals": arrivals,
+                          "patience": {"kind": "exponential", "mean": 60.0 / case.theta}}],
+            "groups": [{"name": "agents", "agents": case.n, "max_concurrent": 1, "handle_time": handle}],
+        }
+        return scenario_from_dict(data)
+    if case.stage != "transfer":
+        raise ValueError(f"unknown stage {case.stage!r}")
+    assert case.timeout is not None
+    service: dict[str, Any] = {"name": "chat", "entry_group": "front", "arrivals": arrivals,
+                               "transfer_timeout": case.timeout * 60.0}
+    if case.theta is not None:
+        service["transfer_patience"] = {"kind": "exponential", "mean": 60.0 / case.theta}
+    data = {
+        "name": case.name,
+        "simulation": sim,
+        "services": [service],
+        "groups": [
+            {"name": "front", "agents": 1, "max_concurrent": _front_slots(case.lam),
+             "handle_time": {"kind": "exponential", "mean": FRONT_HANDLE_SECONDS},
+             "transfers": [{"to": "target", "probability": 1.0}]},
+            {"name": "target", "agents": case.n, "max_concurrent": 1, "handle_time": handle,
+             "offer_mode": "broadcast", "reject_probability": 0.0},
+        ],
+    }
+    return scenario_from_dict(data)
+
+
+def _replication_value(args: tuple[Case, int, int]) -> tuple[float, dict[str, float]]:
+    """Run one replication of a case: the simulated figure and a few diagnostics."""
+    from .sim import run_replication
+
+    case, seed, rep = args
+    sc = build_scenario(case, seed)
+    out = run_replication(sc, seed, rep, keep_events=False, timeline_step=None)
+    s = out.by_service["chat"].counts
+    diag = {"arrivals": float(s["arrivals"])}
+    if case.stage == "queue":
+        value = s["abandoned_queue"] / s["arrivals"] if s["arrivals"] else math.nan
+    else:
+        value = out.by_target["target"].figures()["transfer_abandonment_rate"]
+        diag["front_queue_abandoned"] = float(s["abandoned_queue"])
+        diag["transfers_requested"] = float(out.by_target["target"].counts["transfers_requested"])
+    return value, diag
+
+
+def _verdict(analytic: float, lo: float, hi: float, half: float) -> str:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "fail: no interval"
+    if hi <= lo:
+        return "fail: no variation across replications"
+    narrow = half < MAX_REL_HALF_WIDTH * analytic or half < MAX_ABS_HALF_WIDTH
+    inside = lo <= analytic <= hi
+    if inside and narrow:
+        return "pass"
+    if not inside:
+        return "fail: outside CI" + ("" if narrow else ", CI too wide")
+    return "fail: CI too wide"
+
+
+def validate(
+    cases: Iterable[Case] | None = None,
+    replications: int = DEFAULT_REPLICATIONS,
+    seed: int = DEFAULT_SEED,
+    workers: int | None = 1,
+    level: float = LEVEL,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Simulate each case over ``replications`` and compare with its analytic P(abandon).
+
+    ``cases`` defaults to the whole grid :data:`CASES` (pass :data:`FAST_CASES` for the subset).
+    ``workers`` > 1 (or ``None``: one per CPU) runs replications in that many processes; results
+    do not depend on it (replication ``i`` always uses the streams of ``(seed, i)``).
+    ``progress(done, total)`` is called after each replication.
+
+    Returns one row per case with :data:`COLUMNS` (rates per minute, timeout in minutes).
+    """
+    from .results.metrics import confidence_interval
+
+    cases = list(CASES if cases is None else cases)
+    if replications < 2:
+        raise ValueError("validation needs replications >= 2 for a confidence interval")
+    tasks = [(c, seed, r) for c in cases for r in range(replications)]
+    if workers is None:
+        workers = os.cpu_count() or 1
+    values: list[tuple[float, dict[str, float]]] = []
+    total = len(tasks)
+    if workers > 1 and total > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, total)) as pool:
+            for i, v in enumerate(pool.map(_replication_value, tasks, chunksize=1)):
+                values.append(v)
+                if progress:
+                    progress(i + 1, total)
+    else:
+        for i, t in enumerate(tasks):
+            values.append(_replication_value(t))
+            if progress:
+                progress(i + 1, total)
+    rows = []
+    for k, c in enumerate(cases):
+        per_rep = [v for v, _ in values[k * replications : (k + 1) * replications]]
+        mean, lo, hi, _ = confidence_interval(per_rep, level)
+        half = (hi - lo) / 2.0
+        analytic = analytic_value(c)
+        rows.append((c.stage, c.name, c.regime, c.n, c.lam, c.mu, c.theta, c.timeout, c.metric,
+                     analytic, mean, lo, hi, half, _verdict(analytic, lo, hi, half)))
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df.attrs.update({"replications": replications, "seed": seed, "level": level})
+    return df
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """The validation table as text: parameters, analytic, simulated mean and CI, verdict."""
+    def fmt(x: Any) -> str:
+        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:g}"
+
+    out = pd.DataFrame({
+        "stage": df["stage"],
+        "case": df["case"],
+        "regime": df["regime"],
+        "n": df["n"],
+        "lam": df["lam"].map(fmt),
+        "mu": df["mu"].map(fmt),
+        "theta": df["theta"].map(fmt),
+        "D": df["timeout"].map(fmt),
+        "rho": (df["lam"] / (df["n"] * df["mu"])).map(lambda x: f"{x:.2f}"),
+        "analytic": df["analytic"].map(lambda x: f"{x:.5f}"),
+        "sim_mean": df["sim_mean"].map(lambda x: f"{x:.5f}"),
+        "99% CI": [f"[{lo:.5f}, {hi:.5f}]" for lo, hi in zip(df["ci_low"], df["ci_high"])],
+        "half_width": df["half_width"].map(lambda x: f"{x:.5f}"),
+        "verdict": df["verdict"],
+    })
+    return out.to_string(index=False)
+
+
+def plot(df: pd.DataFrame) -> Any:
+    """A matplotlib Figure: analytic (marker) vs simulated mean with its 99 % CI (error bar), per case."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    stages = [s for s in ("queue", "transfer") if s in set(df["stage"])] or sorted(set(df["stage"]))
+    fig, axes = plt.subplots(len(stages), 1, figsize=(10, 3.6 * len(stages)), squeeze=False)
+    titles = {"queue": "queue stage: Erlang A, P(abandon) = abandoned_queue / arrivals",
+              "transfer": "transfer stage: M/M/n+D and M/M/n+(D,exp), transfer_abandonment_rate"}
+    for ax, stage in zip(axes[:, 0], stages):
+        d = df[df["stage"] == stage].reset_index(drop=True)
+        x = range(len(d))
+        err = [d["sim_mean"] - d["ci_low"], d["ci_high"] - d["sim_mean"]]
+        ax.errorbar([i + 0.1 for i in x], d["sim_mean"], yerr=err, fmt="o", capsize=4, color="tab:blue",
+                    label="simulated mean, 99 % CI")
+        ax.scatter([i - 0.1 for i in x], d["analytic"], marker="x", s=60, color="tab:red", zorder=3,
+                   label="analytic")
+        for i, v in enumerate(d["verdict"]):
+            if v != "pass":
+                ax.annotate("FAIL", (i, d["sim_mean"][i]), color="red", xytext=(5, 5), textcoords="offset points")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(d["case"], rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel("P(abandon)")
+        ax.set_title(titles.get(stage, stage), fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write(df: pd.DataFrame, directory: str | os.PathLike[str]) -> list[str]:
+    """Write ``validation.csv`` and ``validation.png`` into ``directory``; returns the paths."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    csv = d / "validation.csv"
+    df.to_csv(csv, index=False)
+    fig = plot(df)
+    png = d / "validation.png"
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return [str(csv), str(png)]
+
+
+# ---------------------------------------------------------------------------
+# analytic estimate of a scenario
+# ---------------------------------------------------------------------------
+
+ESTIMATE_ASSUMPTIONS: tuple[str, ...] = (
+    "Offered load per group is Poisson: new contacts at the service's arrival rate (the mean rate over "
+    "the horizon for a profile; a constant-rate service is treated as Poisson too) plus transfers into the "
+    "group, each a Poisson stream at the rate of contacts handled upstream x the transfer probability "
+    "(flows solved to a fixed point, net of the abandonment estimated upstream).",
+    "Handle time is exponential with the group's given mean (its distribution's shape is ignored).",
+    "Every chat slot is a server: n = sum over the group's agents of max_concurrent (a named agent in "
+    "several groups counts fully in each); a slot's service rate does not depend on how many chats the "
+    "agent has open.",
+    "Each group's new contacts and transfers share its servers as one pool with their total offered load; "
+    "the priority of transfers over new contacts and the mix of patiences are ignored.",
+    "Entry queue: Erlang A (M/M/n+M) with theta = 1 / mean patience (exponential; no patience: theta -> 0, "
+    "Erlang C, p_abandon 0 below saturation); dissuasion_timeout is ignored.",
+    "Transfers: M/M/n+D with D = transfer_timeout, or M/M/n+min(D, Exp) with rate 1 / mean transfer_patience; "
+    "accept delay, offer mode, rejects, offer timeouts and on_transfer_timeout = 'return' are ignored.",
+    "A transfer to 'agent:NAME' is served by that agent's own slots with the handle time of its first group.",
+)
+"""What :func:`estimate` assumes (printed by ``transfer-sim estimate``)."""
+
+ESTIMATE_COLUMNS = [
+    "group", "service", "servers", "handle_mean_s", "entry_per_hour", "transfers_in_per_hour",
+    "offered_erlangs", "rho", "queue_model", "queue_p_abandon", "transfer_model", "transfer_timeout_s",
+    "transfer_p_abandon",
+]
+
+
+def _mean_rate_per_hour(service: Any, horizon: float) -> float:
+    arr = service.arrivals
+    if arr.kind == "poisson" and arr.profile is None:
+        return float(arr.rate_per_hour)
+    if arr.kind == "constant":
+        return float(arr.rate_per_hour)
+    return float(arr.mean_rate(horizon)) * 3600.0
+
+
+def estimate(scenario: Any) -> pd.DataFrame:
+    """Per group (and per service feeding it) analytic P(abandon) of its entry queue and of transfers into it.
+
+    Assumptions: :data:`ESTIMATE_ASSUMPTIONS` (also in ``df.attrs["assumptions"]``). Rows:
+    ``group, service, servers, handle_mean_s, entry_per_hour, transfers_in_per_hour, offered_erlangs,
+    rho, queue_model, queue_p_abandon, transfer_model, transfer_timeout_s, transfer_p_abandon``
+    (a probability is NaN where no such flow exists). Targets ``agent:NAME`` have their own rows.
+    """
+    from .analytic import erlang_a, mmn_d, mmn_d_exp
+
+    sc = scenario
+    horizon = float(sc.simulation.horizon)
+    agents = sc.all_agents()
+    targets = sc.targets()
+    groups = {g.name: g for g in sc.groups}
+    # the group whose handle time and transfer rules apply to contacts joined through a target
+    target_group = {t: (t if t in groups else agents[next(iter(m))][1][0]) for t, m in targets.items()}
+    servers = {t: sum(agents[a][0] for a in m) for t, m in targets.items()}
+    services = list(sc.services)
+
+    def theta_of(dist: Any) -> float:
+        return 0.0 if dist is None else 60.0 / float(dist.mean)  # per minute
+
+    def queue_p(t: str, lam: float, s: Any) -> float:
+        g = groups[target_group[t]]
+        mu = 60.0 / float(g.handle_time.mean)
+        th = theta_of(s.patience)
+        if lam <= 0:
+            return math.nan
+        if th == 0.0:
+            return 0.0 if lam < servers[t] * mu else 1.0 - servers[t] * mu / lam
+        return erlang_a(servers[t], lam, mu, th).p_abandon
+
+    def transfer_p(t: str, lam: float, s: Any) -> float:
+        g = groups[target_group[t]]
+        mu = 60.0 / float(g.handle_time.mean)
+        if lam <= 0:
+            return math.nan
+        d = float(s.transfer_timeout) / 60.0
+        th = theta_of(s.transfer_patience)
+        return mmn_d(servers[t], lam, mu, d).p_abandon if th == 0.0 else mmn_d_exp(servers[t], lam, mu, d, th).p_abandon
+
+    # flows per (target, service), per minute; fixed point of: handled -> transfers -> handled
+    entry = {(t, s.name): 0.0 for t in targets for s in services}
+    for s in services:
+        entry[(s.entry_group, s.name)] += _mean_rate_per_hour(s, horizon) / 60.0
+    trans_in = dict.fromkeys(entry, 0.0)
+    p_q: dict[tuple[str, str], float] = {}
+    p_t: dict[tuple[str, str], float] = {}
+    for _ in range(200):
+        load = {t: sum(entry[(t, s.name)] + trans_in[(t, s.name)] for s in services) for t in targets}
+        for t in targets:
+            for s in services:
+                p_q[(t, s.name)] = queue_p(t, load[t], s) if entry[(t, s.name)] > 0 else math.nan
+                p_t[(t, s.name)] = transfer_p(t, load[t], s) if trans_in[(t, s.name)] > 0 else math.nan
+        new = dict.fromkeys(entry, 0.0)
+        for t in targets:
+            rules = groups[target_group[t]].transfers
+            for s in services:
+                key = (t, s.name)
+                handled = entry[key] * (1.0 - _nz(p_q[key])) + trans_in[key] * (1.0 - _nz(p_t[key]))
+                for r in rules:
+                    new[(r.to, s.name)] += handled * r.probability
+        diff = max(abs(new[k] - trans_in[k]) for k in entry) if entry else 0.0
+        trans_in = new
+        if diff < 1e-12:
+            break
+    load = {t: sum(entry[(t, s.name)] + trans_in[(t, s.name)] for s in services) for t in targets}
+    rows = []
+    for t in targets:
+        g = groups[target_group[t]]
+        mu = 60.0 / float(g.handle_time.mean)
+        for s in services:
+            key = (t, s.name)
+            if entry[key] == 0 and trans_in[key] == 0:
+                continue
+            th_q = theta_of(s.patience)
+            th_t = theta_of(s.transfer_patience)
+            rows.append((
+                t, s.name, servers[t], float(g.handle_time.mean), entry[key] * 60.0, trans_in[key] * 60.0,
+                load[t] / mu, load[t] / (servers[t] * mu),
+                (f"M/M/{servers[t]}+M" if th_q > 0 else f"M/M/{servers[t]}") if entry[key] > 0 else "-",
+                p_q[key] if entry[key] > 0 else math.nan,
+                (f"M/M/{servers[t]}+D" if th_t == 0 else f"M/M/{servers[t]}+(D,exp)") if trans_in[key] > 0 else "-",
+                float(s.transfer_timeout) if trans_in[key] > 0 else math.nan,
+                p_t[key] if trans_in[key] > 0 else math.nan,
+            ))
+    df = pd.DataFrame(rows, columns=ESTIMATE_COLUMNS)
+    df.attrs["assumptions"] = list(ESTIMATE_ASSUMPTIONS)
+    return df
+
+
+def _nz(x: float) -> float:
+    return 0.0 if x != x else x
+
+
+def cases_frame(cases: Sequence[Case] | None = None) -> pd.DataFrame:
+    """The grid as a frame (one row per case, its fields plus rho and the model name)."""
+    cases = list(CASES if cases is None else cases)
+    df = pd.DataFrame([asdict(c) for c in cases])
+    df["rho"] = [c.rho for c in cases]
+    df["model"] = [c.model for c in cases]
+    return df

@@ -1,0 +1,166 @@
+"""The simulator against the queueing formulas (model.validation), and the estimate/validate CLI.
+
+The whole grid (18 parameter sets) is marked ``slow``: it runs in CI (``CI`` set, as ``.ci/run``
+does), with ``TRANSFER_SIM_SLOW=1``, or when selected with ``-m slow``; otherwise only the fast
+subset (one light, one critical, one overloaded case per stage) runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from model import validation as v
+from model.cli import app
+
+RUN_SLOW = bool(os.environ.get("CI") or os.environ.get("TRANSFER_SIM_SLOW"))
+
+
+def _params():
+    for c in v.CASES:
+        marks = [] if c.fast else [pytest.mark.slow]
+        yield pytest.param(c, id=c.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_params()))
+def test_simulated_abandonment_matches_analytic(case, request):
+    if not case.fast and not RUN_SLOW and "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("slow grid case: runs in CI, with TRANSFER_SIM_SLOW=1 or -m slow")
+    df = v.validate([case], workers=1)
+    row = df.iloc[0]
+    detail = (f"{case.name} ({case.regime}, {case.stage}): analytic {row.analytic:.5f}, simulated "
+              f"{row.sim_mean:.5f} [{row.ci_low:.5f}, {row.ci_high:.5f}], half-width {row.half_width:.5f}")
+    assert row.ci_low <= row.analytic <= row.ci_high, detail
+    assert row.half_width < 0.10 * row.analytic or row.half_width < 0.005, detail
+    assert row.verdict == "pass", detail
+
+
+def test_grid_covers_regimes_sizes_and_both_stages():
+    for stage in ("queue", "transfer"):
+        cases = [c for c in v.CASES if c.stage == stage]
+        assert len(cases) >= 8
+        assert {c.regime for c in cases} == {"light", "critical", "overloaded"}
+        assert min(c.n for c in cases) == 1 and max(c.n for c in cases) == 50
+        for c in cases:
+            want = {"light": 0.5, "critical": 1.0, "overloaded": 1.3}[c.regime]
+            assert c.rho == pytest.approx(want, abs=0.05)
+        fast = [c for c in v.FAST_CASES if c.stage == stage]
+        assert {c.regime for c in fast} == {"light", "critical", "overloaded"}
+    transfer = [c for c in v.CASES if c.stage == "transfer"]
+    assert any(c.theta is None for c in transfer) and any(c.theta is not None for c in transfer)
+
+
+def test_transfer_scenario_is_the_mmn_d_setup():
+    case = next(c for c in v.CASES if c.stage == "transfer" and c.theta is not None)
+    sc = v.build_scenario(case)
+    s = sc.service("chat")
+    assert s.transfer_timeout == pytest.approx(case.timeout * 60)
+    assert s.transfer_patience.mean == pytest.approx(60 / case.theta)
+    assert s.patience is None
+    front, target = sc.group("front"), sc.group("target")
+    assert [(r.to, r.probability) for r in front.transfers] == [("target", 1.0)]
+    assert front.max_concurrent * front.agents > 20 * case.lam / 60 * v.FRONT_HANDLE_SECONDS
+    assert (target.agents, target.max_concurrent, target.offer_mode) == (case.n, 1, "broadcast")
+    assert target.accept_delay is None and target.reject_probability == 0 and target.transfers == []
+    assert target.handle_time.mean == pytest.approx(60 / case.mu)
+
+
+def test_front_line_never_queues_and_every_contact_is_transferred():
+    case = next(c for c in v.FAST_CASES if c.stage == "transfer" and c.regime == "overloaded")
+    from model.sim import run_replication
+
+    short = v.Case(**{**case.__dict__, "horizon": 60.0, "warmup": 10.0})
+    out = run_replication(v.build_scenario(short), 1, 0, keep_events=True, timeline_step=None)
+    arrived = {}
+    assigns = 0
+    for row in out.events:  # (time, contact, service, event, from, to, agent, group, target)
+        if row[3] == "arrive":
+            arrived[row[1]] = row[0]
+        elif row[3] == "assign":
+            assigns += 1
+            assert row[7] == "front" and row[0] == arrived[row[1]], "a contact waited for the front line"
+        elif row[3] == "close":
+            assert row[7] == "target", "a front-line conversation closed instead of transferring"
+    assert assigns > 1000
+    s = out.by_service["chat"].counts
+    assert s["abandoned_queue"] == 0 and s["transfers_requested"] > 0
+
+
+def test_verdict_rules():
+    assert v._verdict(0.10, 0.095, 0.105, 0.005) == "pass"
+    assert v._verdict(0.10, 0.101, 0.105, 0.002).startswith("fail: outside CI")
+    assert v._verdict(0.30, 0.25, 0.35, 0.05) == "fail: CI too wide"
+    assert v._verdict(0.001, 0.0, 0.008, 0.004) == "pass"  # absolute criterion
+    assert v._verdict(1e-7, 0.0, 0.0, 0.0).startswith("fail")
+
+
+def test_validate_returns_the_documented_columns():
+    case = v.Case("queue", "tiny", "critical", 2, 2.0, 1.0, 1.0, None, horizon=50.0, warmup=5.0)
+    df = v.validate([case], replications=3, workers=1)
+    assert list(df.columns) == v.COLUMNS
+    row = df.iloc[0]
+    assert row.analytic == pytest.approx(v.analytic_value(case))
+    assert row.ci_low <= row.sim_mean <= row.ci_high
+    assert row.half_width == pytest.approx((row.ci_high - row.ci_low) / 2)
+
+
+def test_estimate_single_group_is_erlang_a():
+    from model.analytic import erlang_a
+    from model.scenario import load_scenario
+
+    df = v.estimate(load_scenario("scenarios/single-group.toml"))
+    assert len(df) == 1
+    row = df.iloc[0]
+    assert row.group == "agents" and row.servers == 10
+    assert row.queue_p_abandon == pytest.approx(erlang_a(10, 9.5, 1.0, 0.5).p_abandon)
+    assert math.isnan(row.transfer_p_abandon)
+    assert any("Poisson" in a for a in df.attrs["assumptions"])
+    assert any("exponential" in a for a in df.attrs["assumptions"])
+
+
+def test_estimate_transfer_flows_match_the_validation_setup():
+    case = next(c for c in v.CASES if c.name.startswith("t5"))
+    df = v.estimate(v.build_scenario(case)).set_index("group")
+    assert df.loc["target", "transfers_in_per_hour"] == pytest.approx(case.lam * 60, rel=1e-9)
+    assert df.loc["target", "transfer_p_abandon"] == pytest.approx(v.analytic_value(case), rel=1e-9)
+
+
+def test_estimate_baseline_has_every_transfer_target():
+    from model.scenario import load_scenario
+
+    df = v.estimate(load_scenario("scenarios/baseline.toml")).set_index("group")
+    assert set(df.index) == {"frontline", "billing", "tech"}
+    handled = df.loc["frontline", "entry_per_hour"] * (1 - df.loc["frontline", "queue_p_abandon"])
+    assert df.loc["billing", "transfers_in_per_hour"] == pytest.approx(0.12 * handled)
+    assert df.loc["frontline", "servers"] == 28  # 14 agents x 2 chat slots
+    assert 0 < df.loc["tech", "transfer_p_abandon"] < 1
+
+
+def test_cli_estimate_prints_table_and_assumptions():
+    r = CliRunner().invoke(app, ["estimate", "scenarios/baseline.toml"])
+    assert r.exit_code == 0, r.output
+    assert "billing" in r.output and "M/M/" in r.output and "assumptions" in r.output
+    assert "Poisson" in r.output and "exponential" in r.output
+
+
+def test_cli_estimate_bad_file_exits_2():
+    r = CliRunner().invoke(app, ["estimate", "no/such/file.toml"])
+    assert r.exit_code == 2
+
+
+def test_cli_validate_writes_csv_and_chart(tmp_path, monkeypatch):
+    tiny = (
+        v.Case("queue", "tiny-q", "critical", 2, 2.0, 1.0, 1.0, None, horizon=200.0, warmup=10.0, fast=True),
+        v.Case("transfer", "tiny-t", "critical", 2, 2.0, 1.0, None, 0.5, horizon=200.0, warmup=10.0, fast=True),
+    )
+    monkeypatch.setattr(v, "FAST_CASES", tiny)
+    r = CliRunner().invoke(app, ["validate", "--fast", "-r", "3", "-j", "1", "--out", str(tmp_path)])
+    assert "tiny-q" in r.output and "tiny-t" in r.output and "analytic" in r.output
+    df = pd.read_csv(tmp_path / "validation.csv")
+    assert list(df.columns) == v.COLUMNS and len(df) == 2
+    assert (tmp_path / "validation.png").stat().st_size > 1000
+    assert r.exit_code == (0 if (df.verdict == "pass").all() else 1)
