@@ -268,5 +268,162 @@ def estimate_cmd(
 _SWEEP_METRICS = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean"]
 
 
+_SWEEP_METRICS = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean"]
+
+
+def _executor_option(executor: str, scheduler: Optional[str]) -> str:
+    if scheduler:
+        return scheduler if "://" in scheduler else f"tcp://{scheduler}"
+    if executor not in ("processes", "serial"):
+        fail(f"--executor must be 'processes' or 'serial' (use --scheduler ADDRESS for Dask), got {executor!r}")
+    return executor
+
+
+@app.command("sweep")
+def sweep_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file."),
+    vary: list[str] = typer.Option(
+        ..., "--vary", "-v", metavar="PATH=V1,V2,...",
+        help="A scenario path and its values (V1,V2,... or LOW..HIGH or LOW..HIGH:STEP); repeat for a grid.",
+    ),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
+                                               help="Per point (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Base seed (default: the scenario's)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", metavar="DIR",
+        help="Store folder (Parquet per point; rerun to resume). Default: sweeps/<scenario>-<hash of the arguments>.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    executor: str = typer.Option("processes", "--executor", help="processes (every core) or serial."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="Run on this Dask scheduler (tcp://host:8786)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
+    independent: bool = typer.Option(False, "--independent-seeds",
+                                     help="A seed per point instead of common random numbers."),
+    metrics: Optional[list[str]] = typer.Option(None, "--metric", "-m",
+                                                help="Overall metrics to print (default: transfer figures)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                            help="Progress bar with ETA (default: on a terminal)."),
+) -> None:
+    """Run a scenario over a grid of changes, with common random numbers; resumable.
+
+    Example: transfer-sim sweep scenarios/baseline.toml --vary services.support.transfer_timeout=30,45,60,90
+    --vary groups.billing.agents=3..5 --replications 10
+    """
+    import json
+
+    from .experiments import ExperimentError, SweepResult, parse_vary, run_sweep
+    from .experiments.store import arguments_hash
+    from .experiments.sweeps import grid_points, sweep_arguments
+    from .scenario import ScenarioError, load_scenario
+
+    ex = _executor_option(executor, scheduler)
+    try:
+        sc = load_scenario(scenario)
+        grid = parse_vary(vary)
+        n = replications or sc.simulation.replications
+        s = sc.simulation.seed if seed is None else seed
+        if out is None:
+            digest = arguments_hash(sweep_arguments(sc, grid, n, s, not independent))
+            out = Path("sweeps") / f"{scenario.stem}-{digest[:12]}"
+        total = len(grid_points(grid))
+        typer.echo(f"sweep: {total} points x {n} replications -> {out}", err=True)
+        result: SweepResult = run_sweep(
+            sc, grid, n, seed=s, out=out, executor=ex, workers=workers, progress=progress,
+            common_random_numbers=not independent,
+        )
+    except (ScenarioError, ExperimentError) as err:
+        fail(str(err))
+    except KeyboardInterrupt:
+        stored = len(list((Path(out) / "points").glob("*.parquet"))) if out is not None else 0
+        typer.secho(f"interrupted: {stored} points stored in {out}; run the same command again to resume",
+                    err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(130)
+    except OSError as err:
+        fail(f"cannot run the sweep: {err}")
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), default=str))
+    else:
+        for name in metrics or _SWEEP_METRICS:
+            try:
+                m = result.metric(name)
+            except KeyError:
+                continue
+            m[name] = [f"{a:.4g} [{b:.4g}, {c:.4g}]" for a, b, c in zip(m["mean"], m["ci_low"], m["ci_high"])]
+            typer.echo(f"\n{name} (overall, mean [95 % CI], {result.replications} replications)")
+            typer.echo(m[[*result.params, name]].to_string(index=False))
+        typer.echo(f"\nwrote {out}/summary.parquet, summary.csv, points/")
+    for f in result.failures:
+        typer.secho(f"failed point {f['point']} {f['params']}: {f['error']}", err=True, fg=typer.colors.RED)
+    if result.failures:
+        typer.secho(f"{len(result.failures)} of {total} points failed (see {out}/failures.json); "
+                    "the others are stored", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
+
+
+@app.command("tune")
+def tune_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario TOML file."),
+    metric: str = typer.Option(..., "--metric", "-m", help="e.g. transfer_abandonment_rate"),
+    target: float = typer.Option(..., "--target", "-t", help="The threshold to meet with 95 % confidence."),
+    param: str = typer.Option(..., "--param", "-p", help="Scenario path, e.g. groups.billing.agents"),
+    range_: str = typer.Option(..., "--range", metavar="LOW..HIGH", help="Values to search, e.g. 10..300."),
+    scope: str = typer.Option("overall", "--scope", help="overall | service:NAME | target:NAME | group:NAME"),
+    direction: Optional[str] = typer.Option(None, "--direction",
+                                            help="lower | higher is better (default: from the metric)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
+                                               help="Per setting (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Base seed (default: the scenario's)."),
+    grid: int = typer.Option(7, "--grid", min=2, help="Points of the coarse grid before bisection."),
+    resolution: Optional[float] = typer.Option(None, "--resolution", help="Precision of the answer (default 1)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
+                                       help="Write explored.parquet, explored.csv and tune.json here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    executor: str = typer.Option("processes", "--executor", help="processes (every core) or serial."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="Run on this Dask scheduler (tcp://host:8786)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
+                                            help="Progress bars (default: on a terminal)."),
+) -> None:
+    """Find the smallest setting of --param that meets --target with 95 % confidence.
+
+    Example: transfer-sim tune scenarios/baseline.toml --metric transfer_abandonment_rate --target 0.05
+    --param services.support.transfer_timeout --range 10..300
+    """
+    import json
+
+    from .experiments import ExperimentError, tune
+    from .scenario import ScenarioError
+
+    ex = _executor_option(executor, scheduler)
+    try:
+        result = tune(
+            scenario, metric, target, param, range_, scope=scope, direction=direction,
+            replications=replications, seed=seed, grid=grid,
+            resolution=(int(resolution) if resolution is not None and float(resolution).is_integer() else resolution),
+            executor=ex, workers=workers, progress=progress,
+        )
+    except (ScenarioError, ExperimentError) as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"cannot run: {err}")
+    if out is not None:
+        result.to_files(out)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), default=str))
+        return
+    where = "overall" if result.scope == "overall" else f"{result.scope} {result.key}"
+    typer.echo(f"{metric} ({where}; {result.direction} is better; {result.replications} replications, "
+               f"seed {result.seed}) explored over {param}:")
+    typer.echo(result.explored.to_string(index=False))
+    if result.found:
+        typer.echo(f"\nrecommended {param} = {result.recommended}: {result.reason}")
+    else:
+        typer.echo(f"\nnone: {result.reason}")
+    if out is not None:
+        typer.echo(f"wrote {out}/explored.parquet, explored.csv, tune.json")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

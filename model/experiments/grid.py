@@ -1,0 +1,130 @@
+"""The points of a sweep: parsing ``PATH=V1,V2,...`` and ``A..B`` ranges, and the grid itself.
+
+Why: the CLI and the API meet here, so ``--vary groups.billing.agents=3..5`` and
+``vary={"groups.billing.agents": [3, 4, 5]}`` mean exactly the same grid.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = ["ExperimentError", "parse_scalar", "parse_values", "parse_vary", "parse_range", "grid_points"]
+
+
+class ExperimentError(ValueError):
+    """Unusable experiment arguments (a vary list, a range, a scope, a store that holds another sweep)."""
+
+
+def parse_scalar(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"45s"`` -> ``"45s"`` (durations stay text,
+    the scenario parses them), JSON objects and lists as JSON."""
+    t = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    if t in ("true", "false", "null") or t[:1] in "{[\"":
+        try:
+            return json.loads(t)
+        except ValueError:
+            pass
+    return t
+
+
+def _number(text: str) -> int | float:
+    v = parse_scalar(text)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ExperimentError(f"not a number: {text!r}")
+    return v
+
+
+def parse_range(text: str) -> tuple[int | float, int | float, int | float | None]:
+    """``"10..300"`` -> (10, 300, None); ``"10..300:30"`` -> (10, 300, 30) (the step)."""
+    body, _, step = text.partition(":")
+    lo, sep, hi = body.partition("..")
+    if not sep:
+        raise ExperimentError(f"a range is written LOW..HIGH (optionally LOW..HIGH:STEP), got {text!r}")
+    a, b = _number(lo), _number(hi)
+    if b < a:
+        raise ExperimentError(f"empty range {text!r}: {b} < {a}")
+    s = _number(step) if step else None
+    if s is not None and s <= 0:
+        raise ExperimentError(f"the step of a range must be > 0, got {text!r}")
+    return a, b, s
+
+
+def parse_values(text: str) -> list[Any]:
+    """``"30,45,60"``, ``"3..5"`` (integers, step 1) or ``"30..90:15"`` into a list of values."""
+    t = text.strip()
+    if ".." in t and "," not in t and not t.startswith(("{", "[")):
+        a, b, s = parse_range(t)
+        if s is None:
+            if not (isinstance(a, int) and isinstance(b, int)):
+                raise ExperimentError(f"a range of non-integers needs a step (LOW..HIGH:STEP), got {text!r}")
+            s = 1
+        n = int(math.floor((b - a) / s + 1e-9)) + 1
+        vals = [a + k * s for k in range(n)]
+        return [int(v) if isinstance(v, float) and v.is_integer() and isinstance(s, int) else v for v in vals]
+    if t.startswith("["):
+        v = json.loads(t)
+        if isinstance(v, list):
+            return v
+    return [parse_scalar(x) for x in t.split(",") if x.strip() != ""]
+
+
+def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
+    """CLI ``--vary PATH=VALUES`` items into the ``vary`` mapping (order kept)."""
+    vary: dict[str, list[Any]] = {}
+    for item in items:
+        path, sep, values = item.partition("=")
+        path = path.strip()
+        if not sep or not path:
+            raise ExperimentError(f"--vary takes PATH=V1,V2,... (or PATH=LOW..HIGH), got {item!r}")
+        if path in vary:
+            raise ExperimentError(f"--vary {path} given twice")
+        vary[path] = parse_values(values)
+    return vary
+
+
+def normalise_vary(vary: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """Check ``vary`` (non-empty, every path a non-empty list without repeats) and copy it."""
+    if not vary:
+        raise ExperimentError("nothing to vary: give at least one path and its values")
+    out: dict[str, list[Any]] = {}
+    for path, values in vary.items():
+        if not isinstance(path, str) or not path:
+            raise ExperimentError(f"a varied path must be a dotted string, got {path!r}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            values = [values] if isinstance(values, (str, bytes)) else list(values)
+        vals = list(values)
+        if not vals:
+            raise ExperimentError(f"{path}: no values to try")
+        keys = [json.dumps(v, sort_keys=True, default=str) for v in vals]
+        dup = [v for v, k in zip(vals, keys) if keys.count(k) > 1]
+        if dup:
+            raise ExperimentError(f"{path}: value {dup[0]!r} listed twice")
+        out[path] = vals
+    return out
+
+
+def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product, first path outermost: ``[{path: value, ...}, ...]``."""
+    paths = list(vary)
+    return [dict(zip(paths, combo)) for combo in itertools.product(*(vary[p] for p in paths))]
+
+
+def column_values(values: Sequence[Any]) -> list[Any]:
+    """Values as one Parquet-friendly column: numbers, bools or text stay; a mix becomes text."""
+    vals = list(values)
+    if all(isinstance(v, bool) for v in vals):
+        return vals
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return vals
+    if all(isinstance(v, str) for v in vals):
+        return vals
+    return [v if isinstance(v, str) else json.dumps(v, sort_keys=True) for v in vals]

@@ -1,0 +1,286 @@
+"""Tuning: the smallest setting of one parameter that meets a target with 95 % confidence.
+
+"Meets the target with 95 % confidence" means the whole 95 % interval is on the good side:
+``ci_high <= target`` for a lower-is-better metric (abandonment, time to join...), ``ci_low >= target``
+for a higher-is-better one (``transfer_success_rate``, ``transfer_service_level``...).
+
+The search evaluates a coarse grid over the range (in parallel), then bisects between the last
+setting that fails and the first that meets, down to ``resolution``. It assumes the metric improves
+monotonically as the parameter grows (more agents, a longer timeout); the result says so, and says
+when the explored curve contradicts it. Every evaluation uses the same seed and replications
+(common random numbers), so neighbouring settings are compared on the same dice.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..results.metrics import METRICS
+from .executors import ExecutorSpec, make_runner
+from .grid import ExperimentError, parse_range
+from .store import atomic_write
+from .sweeps import _load, run_sweep
+
+__all__ = ["tune", "TuneResult", "metric_direction", "parse_scope"]
+
+HIGHER_IS_BETTER = {
+    "completed",
+    "transfers_accepted",
+    "transfer_success_rate",
+    "transfer_service_level",
+}
+LOWER_IS_BETTER = {
+    "abandoned_queue",
+    "dissuaded",
+    "abandoned_transfer",
+    "transfer_expired",
+    "transfer_abandonment_rate",
+    "queue_abandonment_rate",
+    "abandonment_rate",
+    "rejects_per_transfer",
+    "offers_per_transfer",
+    "time_to_join_mean",
+    "time_to_join_p50",
+    "time_to_join_p90",
+    "time_to_join_p95",
+}
+EXPLORED_COLUMNS = ["mean", "ci_low", "ci_high", "n", "meets", "stage"]
+ASSUMPTION = "assumes the metric improves monotonically as the parameter grows"
+
+
+def metric_direction(metric: str, direction: str | None = None) -> str:
+    """``"lower"`` or ``"higher"`` (is better): ``direction`` if given, else from the metric's name."""
+    if direction is not None:
+        if direction not in ("lower", "higher"):
+            raise ExperimentError(f"direction must be 'lower' or 'higher', got {direction!r}")
+        return direction
+    if metric in LOWER_IS_BETTER:
+        return "lower"
+    if metric in HIGHER_IS_BETTER:
+        return "higher"
+    raise ExperimentError(f"cannot tell whether more {metric!r} is better: give direction 'lower' or 'higher'")
+
+
+def parse_scope(scope: str) -> tuple[str, str]:
+    """``"overall"`` -> ``("overall", "all")``; ``"service:NAME"``, ``"target:NAME"``, ``"group:NAME"``."""
+    if scope in ("overall", "overall:all"):
+        return ("overall", "all")
+    kind, sep, name = scope.partition(":")
+    if not sep or kind not in ("service", "target", "group") or not name:
+        raise ExperimentError(f"scope must be overall, service:NAME, target:NAME or group:NAME; got {scope!r}")
+    return (kind, name)
+
+
+def _check_scope(sc: Any, metric: str, scope: tuple[str, str]) -> None:
+    kind, name = scope
+    known = {
+        "overall": ["all"],
+        "service": [s.name for s in sc.services],
+        "target": sorted(sc.targets()),
+        "group": [g.name for g in sc.groups],
+    }[kind]
+    if name not in known:
+        raise ExperimentError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
+    metrics = ["agent_occupancy"] if kind == "group" else list(METRICS)
+    if metric not in metrics:
+        raise ExperimentError(f"no metric {metric!r} for scope {kind}; known: {', '.join(metrics)}")
+
+
+@dataclass
+class TuneResult:
+    """The answer of :func:`tune`.
+
+    Attributes:
+        recommended: the smallest explored setting that meets the target, or ``None``.
+        reason: one sentence: why this value, or why none.
+        explored: the curve explored, sorted by the parameter: ``PARAM, mean, ci_low, ci_high, n,
+            meets, stage`` (``grid`` or ``bisect``).
+        param, metric, target, direction, scope, key, replications, seed: the question.
+        monotone: ``False`` when the explored curve contradicts the monotone assumption.
+    """
+
+    param: str
+    metric: str
+    target: float
+    direction: str
+    scope: str
+    key: str
+    replications: int
+    seed: int
+    recommended: Any
+    reason: str
+    explored: pd.DataFrame
+    monotone: bool = True
+    assumption: str = ASSUMPTION
+
+    @property
+    def found(self) -> bool:
+        return self.recommended is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        ex = self.explored.astype(object).where(self.explored.notna(), None)
+        return {
+            "param": self.param,
+            "metric": self.metric,
+            "target": self.target,
+            "direction": self.direction,
+            "scope": self.scope,
+            "key": self.key,
+            "replications": self.replications,
+            "seed": self.seed,
+            "recommended": self.recommended,
+            "reason": self.reason,
+            "monotone": self.monotone,
+            "assumption": self.assumption,
+            "explored": ex.to_dict(orient="records"),
+        }
+
+    def to_files(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``explored.parquet``, ``explored.csv`` and ``tune.json`` into ``directory``."""
+        import json
+
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write(d / "explored.parquet", lambda p: self.explored.to_parquet(p, index=False))
+        atomic_write(d / "explored.csv", lambda p: self.explored.to_csv(p, index=False))
+        atomic_write(d / "tune.json", lambda p: Path(p).write_text(json.dumps(self.to_dict(), indent=2, default=str)))
+        return d
+
+
+def tune(
+    scenario: Any,
+    metric: str,
+    target: float,
+    param: str,
+    range: tuple[float, float] | str,  # noqa: A002 - the CLI's word
+    *,
+    scope: str = "overall",
+    direction: str | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    grid: int = 7,
+    resolution: float | None = None,
+    executor: ExecutorSpec = "processes",
+    workers: int | None = None,
+    progress: bool | None = None,
+    level: float = 0.95,
+) -> TuneResult:
+    """Find the smallest value of ``param`` in ``range`` for which ``metric`` meets ``target``.
+
+    Args:
+        scenario: a Scenario or the path of a TOML file.
+        metric: a metric name of LIFECYCLE.md, e.g. ``"transfer_abandonment_rate"``.
+        target: the threshold the metric's 95 % interval must clear.
+        param: a dotted scenario path, e.g. ``"services.support.transfer_timeout"`` or
+            ``"groups.billing.agents"``.
+        range: ``(low, high)`` or ``"10..300"``.
+        scope: ``overall`` | ``service:NAME`` | ``target:NAME`` | ``group:NAME``.
+        direction: ``"lower"`` or ``"higher"`` is better (default: from the metric's name).
+        grid: points of the coarse grid (ends included).
+        resolution: the step the answer is exact to (default 1: integers, whole seconds).
+        executor, workers, progress: as for :func:`~model.experiments.run_sweep`.
+    """
+    sc = _load(scenario)
+    kind, key = parse_scope(scope)
+    _check_scope(sc, metric, (kind, key))
+    better = metric_direction(metric, direction)
+    if isinstance(range, str):
+        lo, hi, step = parse_range(range)
+        resolution = resolution if resolution is not None else step
+    else:
+        lo, hi = range
+        if hi < lo:
+            raise ExperimentError(f"empty range {lo}..{hi}")
+    res = resolution if resolution is not None else 1
+    if res <= 0:
+        raise ExperimentError(f"resolution must be > 0, got {res}")
+    integral = all(float(x).is_integer() for x in (lo, hi, res))
+    steps = int(math.floor((hi - lo) / res + 1e-9))
+
+    def value(k: int) -> Any:
+        v = lo + k * res
+        return int(round(v)) if integral else round(v, 12)
+
+    # check the path and both ends before anything runs (ScenarioError on a bad path or value)
+    sc.with_changes({param: value(0)})
+    sc.with_changes({param: value(steps)})
+    n = int(sc.simulation.replications if replications is None else replications)
+    seed = int(sc.simulation.seed if seed is None else seed)
+
+    rows: dict[int, dict[str, Any]] = {}
+
+    def meets(r: dict[str, Any]) -> bool:
+        if better == "lower":
+            return bool(not math.isnan(r["ci_high"]) and r["ci_high"] <= target)
+        return bool(not math.isnan(r["ci_low"]) and r["ci_low"] >= target)
+
+    runner = make_runner(executor, workers)
+    try:
+        def evaluate(ks: list[int], stage: str) -> None:
+            ks = [k for k in dict.fromkeys(ks) if k not in rows]
+            if not ks:
+                return
+            result = run_sweep(
+                sc, {param: [value(k) for k in ks]}, n, seed=seed, executor=runner,
+                progress=progress, level=level,
+            )
+            if result.failures:
+                f = result.failures[0]
+                raise ExperimentError(f"evaluating {f['params']} failed: {f['error']}")
+            m = result.metric(metric, kind, key)
+            for k, r in zip(ks, m.to_dict(orient="records")):
+                row = {param: value(k), "mean": r["mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                       "n": int(r["n"]), "stage": stage}
+                row["meets"] = meets(row)
+                rows[k] = row
+
+        coarse = sorted({int(round(steps * j / max(1, grid - 1))) for j in builtins.range(max(2, grid))})
+        evaluate(coarse, "grid")
+        ok = [k for k in coarse if rows[k]["meets"]]
+        bound = "ci_high" if better == "lower" else "ci_low"
+        cmp = "<=" if better == "lower" else ">="
+        if not ok:
+            r = rows[steps]
+            recommended = None
+            reason = (f"no value in {value(0)}..{value(steps)} meets {metric} {cmp} {target} with "
+                      f"{level:.0%} confidence: at {value(steps)} the {bound} is {r[bound]:.4g}")
+        else:
+            b = ok[0]
+            if b == 0:
+                recommended = value(0)
+                reason = (f"the lowest value of the range, {value(0)}, already meets {metric} {cmp} {target} "
+                          f"({bound} {rows[0][bound]:.4g})")
+            else:
+                a = max(k for k in coarse if k < b)  # fails
+                while b - a > 1:
+                    m = (a + b) // 2
+                    evaluate([m], "bisect")
+                    if rows[m]["meets"]:
+                        b = m
+                    else:
+                        a = m
+                recommended = value(b)
+                reason = (f"{value(b)} is the smallest value meeting {metric} {cmp} {target} with {level:.0%} "
+                          f"confidence ({bound} {rows[b][bound]:.4g}); {value(a)} does not "
+                          f"({bound} {rows[a][bound]:.4g}); {ASSUMPTION}")
+    finally:
+        if runner is not executor:
+            runner.close()
+
+    explored = pd.DataFrame([rows[k] for k in sorted(rows)], columns=[param, *EXPLORED_COLUMNS])
+    flags = list(explored["meets"])
+    monotone = all(not (flags[i] and not flags[i + 1]) for i in builtins.range(len(flags) - 1))
+    if not monotone:
+        reason += "; warning: the explored curve is not monotone (a setting that meets is followed by one that does not)"
+    return TuneResult(
+        param=param, metric=metric, target=float(target), direction=better, scope=kind, key=key,
+        replications=n, seed=seed, recommended=recommended, reason=reason, explored=explored, monotone=monotone,
+    )
+
