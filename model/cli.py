@@ -268,9 +268,6 @@ def estimate_cmd(
 _SWEEP_METRICS = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean"]
 
 
-_SWEEP_METRICS = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean"]
-
-
 def _executor_option(executor: str, scheduler: Optional[str]) -> str:
     if scheduler:
         return scheduler if "://" in scheduler else f"tcp://{scheduler}"
