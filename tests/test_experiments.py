@@ -250,7 +250,7 @@ def test_process_pool_gives_the_serial_numbers(tiny, reference) -> None:
 
 def test_dask_cluster_gives_the_serial_numbers(tiny, tmp_path: Path, reference) -> None:
     distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         with distributed.Client(cluster) as client:
             res = run_sweep(tiny, VARY, 3, executor=client, out=tmp_path / "c", progress=False)
             pd.testing.assert_frame_equal(res.summary, reference.summary)
