@@ -316,3 +316,22 @@ def test_cli_bad_scenario_names_file_field_value_and_allowed(tmp_path):
     msg = res.output
     assert "bad.toml" in msg and "entry_group" in msg and "nobody" in msg and "frontline" in msg
     assert not (tmp_path / "out").exists()
+
+
+def test_event_log_does_not_depend_on_the_process_string_hashing(tmp_path):
+    """Sweeps run replications in other processes (other PYTHONHASHSEED): same log regardless."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib;from model import load_scenario, simulate;"
+        "r = simulate(load_scenario('scenarios/baseline.toml').with_changes({'simulation.horizon': '2h'}), replications=2);"
+        "print(hashlib.sha256(r.events.to_csv().encode() + r.metrics.to_csv().encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout.strip()
+        for h in (1, 2, 3)
+    }
+    assert len(digests) == 1

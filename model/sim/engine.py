@@ -407,7 +407,8 @@ class Replication:
 
     def _withdraw(self, c: SimContact, now: float, but: AgentState | None = None) -> list[AgentState]:
         """Release the slots reserved by the offers ``c`` held (except ``but``'s)."""
-        released = [self.agents[n] for n in c.offered if but is None or n != but.name]
+        # sorted: set order depends on the process's string hashing, results must not
+        released = [self.agents[n] for n in sorted(c.offered) if but is None or n != but.name]
         for a in released:
             self._release(a, now)
         return released
@@ -432,7 +433,7 @@ class Replication:
             for o in others:
                 self._dispatch(o, now)
             return
-        holders = [self.agents[n] for n in c.offered]
+        holders = [self.agents[n] for n in sorted(c.offered)]
         keep = frozenset(n for n in c.offered if n != a.name) if self.groups[group].offer_mode == "broadcast" else frozenset()
         self._send(c, event, now, agent=a.name, group=group)
         if event == "reject" and c.counted:
