@@ -288,7 +288,7 @@ def sweep_cmd(
     seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Base seed (default: the scenario's)."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", metavar="DIR",
-        help="Store folder (Parquet per point; rerun to resume). Default: sweeps/<scenario>-<hash of the arguments>.",
+        help="Store folder (Parquet per point; rerun to resume). Default: reports/sweeps/<scenario>-<hash of the arguments>.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     executor: str = typer.Option("processes", "--executor", help="processes (every core) or serial."),
@@ -301,6 +301,8 @@ def sweep_cmd(
                                                 help="Overall metrics to print (default: transfer figures)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bar with ETA (default: on a terminal)."),
+    report: bool = typer.Option(False, "--report", help="Also write the HTML report into the store folder."),
+    target: Optional[float] = typer.Option(None, "--target", help="Target transfer abandonment rate drawn in the report."),
 ) -> None:
     """Run a scenario over a grid of changes, with common random numbers; resumable.
 
@@ -322,7 +324,7 @@ def sweep_cmd(
         s = sc.simulation.seed if seed is None else seed
         if out is None:
             digest = arguments_hash(sweep_arguments(sc, grid, n, s, not independent))
-            out = Path("sweeps") / f"{scenario.stem}-{digest[:12]}"
+            out = Path("reports") / "sweeps" / f"{scenario.stem}-{digest[:12]}"
         total = len(grid_points(grid))
         typer.echo(f"sweep: {total} points x {n} replications -> {out}", err=True)
         result: SweepResult = run_sweep(
@@ -350,6 +352,10 @@ def sweep_cmd(
             typer.echo(f"\n{name} (overall, mean [95 % CI], {result.replications} replications)")
             typer.echo(m[[*result.params, name]].to_string(index=False))
         typer.echo(f"\nwrote {out}/summary.parquet, summary.csv, points/")
+    if report:
+        from .report import build_report
+
+        typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=target)}")
     for f in result.failures:
         typer.secho(f"failed point {f['point']} {f['params']}: {f['error']}", err=True, fg=typer.colors.RED)
     if result.failures:
@@ -382,6 +388,7 @@ def tune_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bars (default: on a terminal)."),
+    report: bool = typer.Option(False, "--report", help="Also write the HTML report (into --out, or reports/<name>-tune/)."),
 ) -> None:
     """Find the smallest setting of --param that meets --target with 95 % confidence.
 
@@ -420,6 +427,17 @@ def tune_cmd(
         typer.echo(f"\nnone: {result.reason}")
     if out is not None:
         typer.echo(f"wrote {out}/explored.parquet, explored.csv, tune.json")
+    if report:
+        from .report import build_report
+        from .scenario import load_scenario
+
+        sc = load_scenario(scenario)
+        frame = result.explored[[param, "mean", "ci_low", "ci_high", "n"]].assign(
+            scope=result.scope, key=result.key, metric=metric
+        )
+        folder = out if out is not None else Path("reports") / f"{sc.name}-tune"
+        index = build_report(sc, folder, sweep=frame, tune=result.to_dict(), target=target)
+        typer.echo(f"wrote {index}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

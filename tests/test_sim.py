@@ -335,3 +335,12 @@ def test_event_log_does_not_depend_on_the_process_string_hashing(tmp_path):
         for h in (1, 2, 3)
     }
     assert len(digests) == 1
+
+
+def test_transfers_table_has_a_row_for_every_transfer_request(result):
+    tr, pr = result.transfers, result.per_replication
+    for rep in range(result.replications):
+        counted = tr[(tr.replication == rep) & tr.counted]
+        requested = pr[(pr.replication == rep) & (pr.scope == "overall") & (pr.metric == "transfers_requested")].value.iloc[0]
+        assert len(counted) == requested
+        assert set(counted.outcome.astype(str)) <= {"accepted", "transfer_expired", "abandoned_transfer", "returned", "open"}

@@ -435,8 +435,14 @@ def build_report(
     answer: list[str] = []
     sweep_key = None
     if sweep is not None and len(sweep):
-        sweep_key = charts._default_key(sweep, "target")
-        answer += sweep_headline(sweep, scenario, target, sweep_key)
+        # a sweep reports transfers per target; a tuning may explore any one scope and metric
+        scope = "target" if (sweep["scope"] == "target").any() else str(sweep["scope"].iloc[0])
+        metrics_in = list(dict.fromkeys(sweep["metric"]))
+        metric = "transfer_abandonment_rate" if "transfer_abandonment_rate" in metrics_in else metrics_in[0]
+        also = "transfer_success_rate" if "transfer_success_rate" in metrics_in else None
+        sweep_key = charts._default_key(sweep, scope, metric="transfers_requested")
+        if scope == "target":
+            answer += sweep_headline(sweep, scenario, target, sweep_key)
         params = charts.param_columns(sweep)
         xpath = _timeout_path(sweep) or params[0]
         fixed = {p: _scenario_value(scenario, p) for p in params if p != xpath} if scenario is not None else None
@@ -446,12 +452,14 @@ def build_report(
         add("sweep", "Transfer outcome across the sweep",
             "Mean over replications with its 95 % confidence band; dashed: the target; dotted: the "
             "smallest setting whose upper bound meets it.",
-            lambda: charts.sweep_chart(sweep, xpath, key=sweep_key, target=target, fixed=fixed))
+            lambda: charts.sweep_chart(sweep, xpath, metric=metric, also=also, scope=scope, key=sweep_key,
+                                       target=target, fixed=fixed))
         if len(params) >= 2:
             ypath = [p for p in params if p != xpath][0]
             add("heatmap", "Two settings at once",
                 "Transfer abandonment for every pair of settings (mean over replications).",
-                lambda: charts.heatmap_chart(sweep, xpath, ypath, key=sweep_key, target=target))
+                lambda: charts.heatmap_chart(sweep, xpath, ypath, metric=metric, scope=scope, key=sweep_key,
+                                             target=target))
     if result is not None:
         answer += headline(result, target)
         if result.transfers is not None:

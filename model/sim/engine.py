@@ -128,6 +128,7 @@ class Replication:
         self.queue: dict[str, deque[SimContact]] = {g: deque() for g in self.groups}
         self.pending: dict[str, deque[SimContact]] = {t: deque() for t in self.members}
         self.in_transfer: dict[str, int] = dict.fromkeys(self.members, 0)
+        self.transferring: dict[int, SimContact] = {}  # contacts in a transfer now, by id
         self.arrivals_since: dict[str, int] = dict.fromkeys(self.groups, 0)
 
         # random streams, one per purpose and name
@@ -352,6 +353,7 @@ class Replication:
         c.transfer_group = group
         c.tokens = {}
         self.in_transfer[target] += 1
+        self.transferring[c.cid] = c
         if c.counted:
             self.by_service[c.service].counts["transfers_requested"] += 1
             self.by_target[target].counts["transfers_requested"] += 1
@@ -468,29 +470,34 @@ class Replication:
 
     def _end_transfer(self, c: SimContact, outcome: str, now: float) -> None:
         self.in_transfer[c.target] -= 1
+        self.transferring.pop(c.cid, None)
         c.waiting = False
         if outcome == "returned" and c.counted:
             self.by_service[c.service].counts["transfers_returned"] += 1
             self.by_target[c.target].counts["transfers_returned"] += 1
-        if self.transfer_rows is not None:
-            requested = c.transfer_requested_at
-            self.transfer_rows.append(
-                (
-                    c.cid,
-                    c.service,
-                    c.transfer_group,
-                    c.target,
-                    requested,
-                    outcome,
-                    now,
-                    now - requested if outcome == "accepted" else math.nan,
-                    c.offers_made,
-                    c.rejects,
-                    c.counted,
-                )
-            )
+        self._transfer_row(c, outcome, now)
         c.offers_made = 0
         c.rejects = 0
+
+    def _transfer_row(self, c: SimContact, outcome: str, ended_at: float) -> None:
+        if self.transfer_rows is None:
+            return
+        requested = c.transfer_requested_at
+        self.transfer_rows.append(
+            (
+                c.cid,
+                c.service,
+                c.transfer_group,
+                c.target,
+                requested,
+                outcome,
+                ended_at,
+                ended_at - requested if outcome == "accepted" else math.nan,
+                c.offers_made,
+                c.rejects,
+                c.counted,
+            )
+        )
 
     # -- an agent looks for work ---------------------------------------------------------
     def _dispatch(self, a: AgentState, now: float) -> None:
@@ -590,6 +597,8 @@ class Replication:
                 c = q.popleft()
                 if c.leave_at <= end:
                     self._leave_queue(c)
+        for c in self.transferring.values():  # still in a transfer at the horizon
+            self._transfer_row(c, "open", math.nan)
         for tally in (*self.by_service.values(), *self.by_target.values()):
             cnt = tally.counts
             finals = sum(cnt[k] for k in ("completed", "abandoned_queue", "dissuaded", "abandoned_transfer", "transfer_expired"))
