@@ -30,17 +30,10 @@ def result():
 
 @pytest.fixture(scope="module")
 def sweep() -> pd.DataFrame:
-    """A tidy sweep frame as model.experiments writes it: varied paths, then the metrics columns."""
-    sc = small_scenario()
-    frames = []
-    for timeout in (30, 60, 120):
-        for agents in (2, 3):
-            r = simulate(sc.with_changes({TIMEOUT: timeout, AGENTS: agents}), replications=3, keep_events=False)
-            m = r.metrics.copy()
-            m.insert(0, AGENTS, agents)
-            m.insert(0, TIMEOUT, timeout)
-            frames.append(m)
-    return pd.concat(frames, ignore_index=True)
+    """A tidy sweep frame from model.experiments (varied paths, then the metrics columns)."""
+    from model.experiments import sweep as run
+
+    return run(small_scenario(), vary={TIMEOUT: [30, 60, 120], AGENTS: [2, 3]}, replications=3, executor="serial")
 
 
 def labelled(ax) -> None:

@@ -34,13 +34,9 @@ def result():
 
 @pytest.fixture(scope="module")
 def sweep() -> pd.DataFrame:
-    sc = small_scenario()
-    frames = []
-    for timeout in (30, 60, 90):
-        m = simulate(sc.with_changes({TIMEOUT: timeout}), replications=3, keep_events=False).metrics.copy()
-        m.insert(0, TIMEOUT, timeout)
-        frames.append(m)
-    return pd.concat(frames, ignore_index=True)
+    from model.experiments import sweep as run
+
+    return run(small_scenario(), vary={TIMEOUT: [30, 60, 90]}, replications=3, executor="serial")
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..results.result import atomic_write
 from .grid import ExperimentError
 
 __all__ = ["SweepStore", "arguments_hash"]
@@ -34,18 +33,6 @@ def arguments_hash(arguments: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``arguments``."""
     text = json.dumps(arguments, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``path``; nothing is left behind on failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class SweepStore:

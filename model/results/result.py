@@ -136,12 +136,12 @@ class SimulationResult:
         }
         for name, frame in frames.items():
             if frame is not None:
-                _atomic(d / name, lambda p, f=frame: f.to_parquet(p, index=False))
-        _atomic(d / "metrics.csv", lambda p: self.metrics.to_csv(p, index=False))
+                atomic_write(d / name, lambda p, f=frame: f.to_parquet(p, index=False))
+        atomic_write(d / "metrics.csv", lambda p: self.metrics.to_csv(p, index=False))
         meta = self.to_dict()
         if hasattr(self.scenario, "to_dict"):
             meta["scenario_definition"] = self.scenario.to_dict()
-        _atomic(d / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2, default=str)))
+        atomic_write(d / "run.json", lambda p: Path(p).write_text(json.dumps(meta, indent=2, default=str)))
         return d
 
     @classmethod
@@ -170,7 +170,8 @@ class SimulationResult:
         )
 
 
-def _atomic(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp)`` then rename ``tmp`` to ``path``; nothing is left behind on failure."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(fd)
     try:

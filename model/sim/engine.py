@@ -117,7 +117,7 @@ class Replication:
         }
         self.groups = {g.name: g for g in scenario.groups}
         self.members: dict[str, list[AgentState]] = {
-            t: [self.agents[a] for a in sorted(m, key=self._agent_order)] for t, m in scenario.targets().items()
+            t: [self.agents[a] for a in sorted(m)] for t, m in scenario.targets().items()
         }
         # free agents per group, ordered by when they last released a slot (longest idle first)
         self.free: dict[str, dict[AgentState, None]] = {g: {} for g in self.groups}
@@ -170,9 +170,6 @@ class Replication:
         self.target_group = {t: (t if t in self.groups else self.members[t][0].groups[0]) for t in self.members}
 
     # -- helpers ------------------------------------------------------------------------
-    def _agent_order(self, name: str) -> tuple[int, str]:
-        return (0, name)
-
     def _is_free(self, agent: str) -> bool:
         a = self.agents[agent]
         return a.busy < a.slots
