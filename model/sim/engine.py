@@ -116,8 +116,10 @@ class Replication:
             name: AgentState(name, mc, tuple(groups)) for name, (mc, groups) in scenario.all_agents().items()
         }
         self.groups = {g.name: g for g in scenario.groups}
+        # in the scenario's order (frontline-1, frontline-2, ..., then named agents)
         self.members: dict[str, list[AgentState]] = {
-            t: [self.agents[a] for a in sorted(m)] for t, m in scenario.targets().items()
+            t: [self.agents[a] for a in (scenario.agents_of(t) if t in self.groups else sorted(m))]
+            for t, m in scenario.targets().items()
         }
         # free agents per group, ordered by when they last released a slot (longest idle first)
         self.free: dict[str, dict[AgentState, None]] = {g: {} for g in self.groups}
