@@ -1,6 +1,7 @@
 """transfer-sim: the contact-transfer lifecycle as a statechart, simulated and testable.
 
-The public API is listed once, in ``__all__``.
+The public API is listed once, in ``__all__``; the modules ``model.analytic``,
+``model.validation``, ``model.charts``, ``model.report`` and ``model.conformance`` are public too.
 """
 
 from .lifecycle import (
@@ -14,6 +15,7 @@ from .lifecycle import (
     TransferRules,
     transitions,
 )
+from .experiments import SweepResult, TuneResult, run_sweep, sweep, tune
 from .results import METRICS, SimulationResult, confidence_interval
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from .sim import simulate
@@ -29,6 +31,8 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "SimulationResult",
+    "SweepResult",
+    "TuneResult",
     "SimTime",
     "TransferLifecycle",
     "TransferRules",
@@ -36,7 +40,10 @@ __all__ = [
     "load_scenario",
     "mermaid",
     "scenario_from_dict",
+    "run_sweep",
     "simulate",
+    "sweep",
+    "tune",
     "transition_table",
     "transitions",
     "write_diagram",
