@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..results.metrics import METRICS
+from ..results.metrics import METRICS, better_direction
 from .executors import ExecutorSpec, make_runner
 from .grid import ExperimentError, parse_range
 from .store import atomic_write
@@ -30,27 +30,6 @@ from .sweeps import _load, run_sweep
 
 __all__ = ["tune", "TuneResult", "metric_direction", "parse_scope"]
 
-HIGHER_IS_BETTER = {
-    "completed",
-    "transfers_accepted",
-    "transfer_success_rate",
-    "transfer_service_level",
-}
-LOWER_IS_BETTER = {
-    "abandoned_queue",
-    "dissuaded",
-    "abandoned_transfer",
-    "transfer_expired",
-    "transfer_abandonment_rate",
-    "queue_abandonment_rate",
-    "abandonment_rate",
-    "rejects_per_transfer",
-    "offers_per_transfer",
-    "time_to_join_mean",
-    "time_to_join_p50",
-    "time_to_join_p90",
-    "time_to_join_p95",
-}
 EXPLORED_COLUMNS = ["mean", "ci_low", "ci_high", "n", "meets", "stage"]
 ASSUMPTION = "assumes the metric improves monotonically as the parameter grows"
 
@@ -61,10 +40,9 @@ def metric_direction(metric: str, direction: str | None = None) -> str:
         if direction not in ("lower", "higher"):
             raise ExperimentError(f"direction must be 'lower' or 'higher', got {direction!r}")
         return direction
-    if metric in LOWER_IS_BETTER:
-        return "lower"
-    if metric in HIGHER_IS_BETTER:
-        return "higher"
+    better = better_direction(metric)
+    if better is not None:
+        return better
     raise ExperimentError(f"cannot tell whether more {metric!r} is better: give direction 'lower' or 'higher'")
 
 
