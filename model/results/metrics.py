@@ -180,10 +180,30 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     return (mean, mean - half, mean + half, n)
 
 
+PROPORTIONS: frozenset[str] = frozenset(
+    {
+        "transfer_abandonment_rate",
+        "transfer_success_rate",
+        "queue_abandonment_rate",
+        "abandonment_rate",
+        "transfer_service_level",
+        "agent_occupancy",
+    }
+)
+
+
 def summarise(per_replication: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Tidy ``scope, key, metric, mean, ci_low, ci_high, n`` from per-replication values."""
+    """Tidy ``scope, key, metric, mean, ci_low, ci_high, n`` from per-replication values.
+
+    Every figure is non-negative and proportions lie in [0, 1]: the t interval is clipped to that
+    range (a rate near 0 would otherwise show a negative lower bound).
+    """
     rows = []
     for (scope, key, metric), grp in per_replication.groupby(["scope", "key", "metric"], sort=False):
         mean, lo, hi, n = confidence_interval(grp["value"].tolist(), level)
+        if n:
+            lo = max(lo, 0.0)
+            if metric in PROPORTIONS:
+                hi = min(hi, 1.0)
         rows.append((scope, key, metric, mean, lo, hi, n))
     return pd.DataFrame(rows, columns=["scope", "key", "metric", "mean", "ci_low", "ci_high", "n"])
