@@ -52,34 +52,13 @@ RATE_METRICS: tuple[str, ...] = (
     "time_to_join_p95",
 )
 
-METRICS: tuple[str, ...] = (
-    "arrivals",
-    "completed",
-    "abandoned_queue",
-    "dissuaded",
-    "abandoned_transfer",
-    "transfer_expired",
-    "transfers_requested",
-    "transfers_accepted",
-    *RATE_METRICS,
-)
+METRICS: tuple[str, ...] = (*COUNTS[: COUNTS.index("transfers_accepted") + 1], *RATE_METRICS)
 """The metric names of results, in LIFECYCLE.md's order (``agent_occupancy`` is per group)."""
 
-TARGET_METRICS: tuple[str, ...] = (
-    "abandoned_transfer",
-    "transfer_expired",
-    "transfers_requested",
-    "transfers_accepted",
-    "transfer_abandonment_rate",
-    "transfer_success_rate",
-    "transfer_service_level",
-    "rejects_per_transfer",
-    "offers_per_transfer",
-    "time_to_join_mean",
-    "time_to_join_p50",
-    "time_to_join_p90",
-    "time_to_join_p95",
+PER_CONTACT: frozenset[str] = frozenset(
+    {"arrivals", "completed", "abandoned_queue", "dissuaded", "queue_abandonment_rate", "abandonment_rate"}
 )
+TARGET_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in PER_CONTACT)
 """The metrics that mean something per transfer target (arrivals do not)."""
 
 
