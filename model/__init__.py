@@ -4,6 +4,7 @@ The public API is listed once, in ``__all__``; the modules ``model.analytic``,
 ``model.validation``, ``model.charts``, ``model.report`` and ``model.conformance`` are public too.
 """
 
+from .errors import TransferSimError
 from .lifecycle import (
     COMPILED,
     Contact,
@@ -36,6 +37,7 @@ __all__ = [
     "SimTime",
     "TransferLifecycle",
     "TransferRules",
+    "TransferSimError",
     "confidence_interval",
     "load_scenario",
     "mermaid",

@@ -30,6 +30,8 @@ from typing import Any, Literal
 from statemachine import State, StateChart
 from statemachine.exceptions import TransitionNotAllowed
 
+from .errors import TransferSimError
+
 SimTime = float
 """Simulated time in seconds."""
 
@@ -79,7 +81,7 @@ def agent_target(agent: str) -> str:
     return AGENT_PREFIX + agent
 
 
-class EventNotAllowed(Exception):
+class EventNotAllowed(TransferSimError):
     """An event the lifecycle does not allow in the contact's current state (or whose guard
     fails). The contact is left unchanged."""
 

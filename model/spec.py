@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import TransferSimError
 from .lifecycle import TransferLifecycle, transitions
 
 __all__ = ["transition_table", "mermaid", "write_diagram", "DiagramUnavailable"]
 
 
-class DiagramUnavailable(RuntimeError):
+class DiagramUnavailable(TransferSimError, RuntimeError):
     """The diagram image cannot be drawn here (Graphviz's ``dot`` is missing)."""
 
 

@@ -29,13 +29,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import TransferSimError
 from ..lifecycle import Contact, EventNotAllowed
 from .suite import observe, rules_from_config
 
 __all__ = ["Adapter", "AdapterError", "ModelAdapter", "PythonAdapter", "ExecAdapter", "adapter_from_spec"]
 
 
-class AdapterError(RuntimeError):
+class AdapterError(TransferSimError, RuntimeError):
     """The implementation under test could not be driven (crashed, bad reply, timed out)."""
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from ..errors import TransferSimError
 from .adapters import AdapterError, adapter_from_spec
 from .runner import format_failure, run_suite
 from .suite import SuiteError, default_suite, dump_suite, format_coverage, load_suite, suite_coverage
@@ -13,7 +14,7 @@ from .suite import SuiteError, default_suite, dump_suite, format_coverage, load_
 __all__ = ["ConformUsageError", "conform"]
 
 
-class ConformUsageError(ValueError):
+class ConformUsageError(TransferSimError, ValueError):
     """Bad input to the command (exit status 2)."""
 
 

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..errors import TransferSimError
 from ..lifecycle import (
     EVENTS,
     STATES,
@@ -119,7 +120,7 @@ _RELATIONS = ("just before", "at", "just after")
 _NOT_RESET_BY = ("offer", "reject", "offer_timeout")
 
 
-class SuiteError(ValueError):
+class SuiteError(TransferSimError, ValueError):
     """A suite or case file that does not follow the schema (message names the place)."""
 
 

@@ -12,10 +12,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import TransferSimError
+
 __all__ = ["ExperimentError", "parse_scalar", "parse_values", "parse_vary", "parse_range", "grid_points"]
 
 
-class ExperimentError(ValueError):
+class ExperimentError(TransferSimError, ValueError):
     """Unusable experiment arguments (a vary list, a range, a scope, a store that holds another sweep)."""
 
 

@@ -19,12 +19,14 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import TransferSimError
+
 __all__ = ["build_report", "headline", "sweep_headline", "load_results", "ReportError", "TEMPLATE"]
 
 TEMPLATE = "template.html.j2"
 
 
-class ReportError(ValueError):
+class ReportError(TransferSimError, ValueError):
     """The results cannot be reported (a folder that holds no results, a sweep without its scenario)."""
 
 

@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from ..errors import TransferSimError
+
 __all__ = ["Problem", "ScenarioError", "from_validation_error"]
 
 #: every distribution ``kind``; used to drop pydantic's union tags from field paths
@@ -37,7 +39,7 @@ class Problem(NamedTuple):
         return text
 
 
-class ScenarioError(Exception):
+class ScenarioError(TransferSimError):
     """A scenario file or dict is unusable. ``str()`` gives one line per problem, each naming the file.
 
     Attributes: ``source`` (file path or label, may be None) and ``problems`` (list of :class:`Problem`).

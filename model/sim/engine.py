@@ -18,6 +18,7 @@ this is exactly what an eager timer would do, at no cost per contact.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,7 +129,10 @@ class Replication:
                 self.free[g][a] = None
         self.rr: dict[str, int] = dict.fromkeys(self.groups, 0)
         self.queue: dict[str, deque[SimContact]] = {g: deque() for g in self.groups}
-        self.pending: dict[str, deque[SimContact]] = {t: deque() for t in self.members}
+        # transfers waiting in ``routing`` per target, oldest request first; a contact is in
+        # exactly one list while ``c.waiting`` and in none otherwise (see _wait/_stop_waiting)
+        self.pending: dict[str, list[tuple[float, int, SimContact]]] = {t: [] for t in self.members}
+        self.next_token = 0  # identifies one offer to one agent, unique over the replication
         self.in_transfer: dict[str, int] = dict.fromkeys(self.members, 0)
         self.transferring: dict[int, SimContact] = {}  # contacts in a transfer now, by id
         self.arrivals_since: dict[str, int] = dict.fromkeys(self.groups, 0)
@@ -374,11 +378,9 @@ class Replication:
         """Offer the transfer to eligible agents, or leave it waiting in ``routing``."""
         eligible = self._eligible(c)
         if not eligible:
-            if not c.waiting:
-                c.waiting = True
-                self.pending[c.target].append(c)
+            self._wait(c)
             return
-        c.waiting = False
+        self._stop_waiting(c)
         group = self.target_group[c.target]
         g = self.groups[group]
         if g.offer_mode == "broadcast" and c.target in self.groups:
@@ -396,7 +398,8 @@ class Replication:
                 tally_t["offers"] += 1
             if a.name in keep:
                 continue  # still deciding on the offer it held before the re-offer
-            token = c.tokens[a.name] = c.tokens.get(a.name, 0) + 1
+            self.next_token += 1
+            token = c.tokens[a.name] = self.next_token
             delay = self.accept_delay[group]()
             if delay == INF:
                 delay = 0.0
@@ -405,6 +408,19 @@ class Replication:
                 self._at(g.offer_timeout, self._on_decision, (c, a, token, "offer_timeout"), URGENT)
             else:
                 self._at(delay, self._on_decision, (c, a, token, "reject" if rejects else "accept"))
+
+    def _wait(self, c: SimContact) -> None:
+        """Put ``c`` (in ``routing``, nobody eligible) among its target's waiting transfers."""
+        if not c.waiting:
+            c.waiting = True
+            insort(self.pending[c.target], (c.transfer_requested_at, c.cid, c))
+
+    def _stop_waiting(self, c: SimContact) -> None:
+        """Take ``c`` out of the waiting transfers: it is offered, or its transfer ended."""
+        if c.waiting:
+            c.waiting = False
+            q = self.pending[c.target]
+            del q[bisect_left(q, (c.transfer_requested_at, c.cid))]
 
     def _withdraw(self, c: SimContact, now: float, but: AgentState | None = None) -> list[AgentState]:
         """Release the slots reserved by the offers ``c`` held (except ``but``'s)."""
@@ -468,9 +484,9 @@ class Replication:
             self._dispatch(h, now)
 
     def _end_transfer(self, c: SimContact, outcome: str, now: float) -> None:
+        self._stop_waiting(c)
         self.in_transfer[c.target] -= 1
         self.transferring.pop(c.cid, None)
-        c.waiting = False
         if outcome == "returned" and c.counted:
             self.by_service[c.service].counts["transfers_returned"] += 1
             self.by_target[c.target].counts["transfers_returned"] += 1
@@ -520,22 +536,17 @@ class Replication:
             self._assign(best, a, best_group, now)
 
     def _oldest_transfer(self, a: AgentState) -> SimContact | None:
+        """The oldest waiting transfer ``a`` may take (aimed at it or one of its groups, not
+        rejected by it), taken out of the waiting transfers; ``None`` if there is none."""
         best: SimContact | None = None
-        best_q: deque[SimContact] | None = None
         for t in a.targets:
-            q = self.pending.get(t)
-            if not q:
-                continue
-            while q and not q[0].waiting:
-                q.popleft()  # stale: routed or ended since it was queued
-            for c in q:
+            for _, _, c in self.pending.get(t, ()):
                 if a.name not in c.rejected:
-                    if best is None or c.transfer_requested_at < best.transfer_requested_at:
-                        best, best_q = c, q
+                    if best is None or (c.transfer_requested_at, c.cid) < (best.transfer_requested_at, best.cid):
+                        best = c
                     break
-        if best is not None and best_q is not None:
-            best_q.remove(best)
-            best.waiting = False
+        if best is not None:
+            self._stop_waiting(best)
         return best
 
     def _leave_queue(self, c: SimContact) -> None:
