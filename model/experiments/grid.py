@@ -14,7 +14,16 @@ from typing import Any
 
 from ..errors import TransferSimError
 
-__all__ = ["ExperimentError", "parse_scalar", "parse_values", "parse_vary", "parse_range", "grid_points"]
+__all__ = [
+    "ExperimentError", "parse_scalar", "parse_values", "parse_vary", "parse_range", "range_count", "grid_points",
+    "grid_size", "MAX_RANGE_VALUES", "MAX_GRID_POINTS",
+]
+
+MAX_RANGE_VALUES = 100_000
+"""Most values one ``LOW..HIGH[:STEP]`` range may stand for (docs/limits.md); counted before expanding."""
+
+MAX_GRID_POINTS = 100_000
+"""Most points a sweep grid may have (docs/limits.md); counted, never built, before refusing."""
 
 
 class ExperimentError(TransferSimError, ValueError):
@@ -52,12 +61,23 @@ def parse_range(text: str) -> tuple[int | float, int | float, int | float | None
     if not sep:
         raise ExperimentError(f"a range is written LOW..HIGH (optionally LOW..HIGH:STEP), got {text!r}")
     a, b = _number(lo), _number(hi)
+    for x in (a, b):
+        if not math.isfinite(x):
+            raise ExperimentError(f"the ends of a range must be finite numbers, got {text!r}")
     if b < a:
         raise ExperimentError(f"empty range {text!r}: {b} < {a}")
     s = _number(step) if step else None
-    if s is not None and s <= 0:
-        raise ExperimentError(f"the step of a range must be > 0, got {text!r}")
+    if s is not None and not (s > 0 and math.isfinite(s)):
+        raise ExperimentError(f"the step of a range must be a finite number > 0, got {text!r}")
     return a, b, s
+
+
+def range_count(a: int | float, b: int | float, s: int | float) -> int:
+    """How many values ``a, a + s, ...`` up to ``b`` (tolerance 1e-9 steps), computed, not listed."""
+    q = (b - a) / s + 1e-9
+    if not math.isfinite(q) or q >= 2**62:
+        return 2**62
+    return int(math.floor(q)) + 1
 
 
 def parse_values(text: str) -> list[Any]:
@@ -69,7 +89,12 @@ def parse_values(text: str) -> list[Any]:
             if not (isinstance(a, int) and isinstance(b, int)):
                 raise ExperimentError(f"a range of non-integers needs a step (LOW..HIGH:STEP), got {text!r}")
             s = 1
-        n = int(math.floor((b - a) / s + 1e-9)) + 1
+        n = range_count(a, b, s)
+        if n > MAX_RANGE_VALUES:
+            raise ExperimentError(
+                f"the range {text.strip()!r} has {n:,} values; the limit is {MAX_RANGE_VALUES:,} values per range "
+                "(docs/limits.md): give a larger step (LOW..HIGH:STEP)"
+            )
         vals = [a + k * s for k in range(n)]
         return [int(v) if isinstance(v, float) and v.is_integer() and isinstance(s, int) else v for v in vals]
     if t.startswith("["):
@@ -114,8 +139,29 @@ def normalise_vary(vary: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     return out
 
 
+def grid_size(vary: Mapping[str, Sequence[Any]]) -> int:
+    """How many points the grid of ``vary`` has (the product of the lengths), without building it."""
+    return math.prod(len(v) for v in vary.values())
+
+
+def check_grid_size(vary: Mapping[str, Sequence[Any]]) -> int:
+    """:func:`grid_size`, or :class:`ExperimentError` above :data:`MAX_GRID_POINTS` points."""
+    n = grid_size(vary)
+    if n > MAX_GRID_POINTS:
+        sizes = " x ".join(f"{len(v):,}" for v in vary.values())
+        raise ExperimentError(
+            f"this grid has {n:,} points ({sizes} values); the limit is {MAX_GRID_POINTS:,} points per sweep "
+            "(docs/limits.md): vary fewer values, or split the sweep"
+        )
+    return n
+
+
 def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
-    """The cartesian product, first path outermost: ``[{path: value, ...}, ...]``."""
+    """The cartesian product, first path outermost: ``[{path: value, ...}, ...]``.
+
+    Refuses (:class:`ExperimentError`) a grid above :data:`MAX_GRID_POINTS` points before building it.
+    """
+    check_grid_size(vary)
     paths = list(vary)
     return [dict(zip(paths, combo)) for combo in itertools.product(*(vary[p] for p in paths))]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,15 +172,187 @@ class SimulationResult:
 
 
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` to ``path``; nothing is left behind on failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
+    """Call ``write(tmp)`` then rename ``tmp`` to ``path``; nothing is left behind on failure.
+
+    The file gets the permissions of any new file (``0666`` less the umask), not ``0600``: the
+    temporary name is created with :func:`os.open` (which applies the umask), not ``mkstemp``.
+    An :class:`OSError` (a full disk, a read-only folder) is raised again naming ``path``.
+    """
+    path = Path(path)
+    tmp = None
     try:
-        write(tmp)
+        for _ in range(100):
+            candidate = path.parent / f".{path.name}.{secrets.token_hex(4)}.part"
+            try:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            except FileExistsError:
+                continue
+            tmp = candidate
+            break
+        else:  # pragma: no cover - 100 collisions of 32 random bits
+            raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+        write(str(tmp))
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename != str(path):
+            raise _named(err, path) from err
         raise
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """``err`` as an OSError of the same kind whose ``filename`` is ``path`` (the final name, not the
+    temporary one; pyarrow's errors name no file at all)."""
+    code = err.errno
+    reason = err.strerror or str(err)
+    if code is None and "No space left on device" in str(err):
+        code, reason = errno.ENOSPC, os.strerror(errno.ENOSPC)
+    return OSError(code, reason, str(path)) if code is not None else OSError(errno.EIO, reason, str(path))
+
+
+# -- whole output folders: one kind of output per folder, replaced as a whole ------------------------
+KIND_MARKERS = (
+    ("run.json", "the output of 'run --out'"),
+    ("sweep.json", "a sweep store ('sweep --out')"),
+    ("tune.json", "the output of 'tune --out'"),
+    ("index.html", "a report"),
+)
+"""Which file marks which kind of output folder (the first present wins)."""
+
+TEMP_INFIX = ".part-"
+"""Hidden temporary folders are named ``.<name>.part-<pid>`` next to the folder they will become."""
+
+
+def folder_kind(path: str | os.PathLike[str]) -> str | None:
+    """What ``path`` holds: ``None`` (missing or empty folder), ``"run"``, ``"sweep"``, ``"tune"``,
+    ``"report"``, ``"file"`` (not a folder) or ``"other"`` (a folder of something else)."""
+    p = Path(path)
+    if not p.exists() and not p.is_symlink():
+        return None
+    if not p.is_dir():
+        return "file"
+    if not any(c.name != ".DS_Store" for c in p.iterdir()):
+        return None
+    for marker, _ in KIND_MARKERS:
+        if (p / marker).is_file():
+            return marker.split(".")[0] if marker != "index.html" else "report"
+    return "other"
+
+
+def describe_folder(path: str | os.PathLike[str]) -> str:
+    """One phrase: what ``path`` holds, e.g. "a sweep store ('sweep --out')" or "3 other files (a.txt, b, c)"."""
+    p = Path(path)
+    kind = folder_kind(p)
+    if kind is None:
+        return "nothing"
+    if kind == "file":
+        return "a file, not a folder"
+    for marker, text in KIND_MARKERS:
+        if (p / marker).is_file():
+            return f"{text} ({marker})"
+    names = sorted(c.name for c in p.iterdir())
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return f"{len(names)} other file{'s' if len(names) != 1 else ''} ({shown})"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temps(final: str | os.PathLike[str]) -> list[Path]:
+    """Remove the hidden temporary folders ``.<name>.part-<pid>`` next to ``final`` whose process is
+    gone (a run killed with SIGKILL leaves one). Returns what was removed."""
+    import shutil
+
+    f = Path(final)
+    removed = []
+    prefix = f".{f.name}{TEMP_INFIX}"
+    try:
+        siblings = list(f.parent.iterdir()) if f.parent.is_dir() else []
+    except OSError:
+        return removed
+    for c in siblings:
+        if not c.name.startswith(prefix) or not c.is_dir() or c.is_symlink():
+            continue
+        pid = c.name[len(prefix):].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(c, ignore_errors=True)
+            removed.append(c)
+    return removed
+
+
+def temp_folder(final: str | os.PathLike[str]) -> Path:
+    """A new empty hidden folder ``.<name>.part-<pid>`` next to ``final`` (same file system, so it
+    can be renamed into place); ``0777`` less the umask. Creates ``final``'s parent if needed."""
+    f = Path(final)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(f)
+    base = f.parent / f".{f.name}{TEMP_INFIX}{os.getpid()}"
+    for i in range(1000):
+        candidate = base if i == 0 else base.with_name(f"{base.name}.{i}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(errno.EEXIST, "no free temporary folder name", str(base))  # pragma: no cover
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False when unsupported."""
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:
+    """Move the finished folder ``tmp`` to ``final`` as a whole.
+
+    ``final`` missing or empty: one ``rename``. ``final`` holding an earlier output: the two are
+    swapped atomically where the system can (Linux), then the old one is deleted; elsewhere the old
+    one is first renamed to a hidden temporary name (a crash between the two renames leaves the old
+    output there, hidden, and no ``final``). Either way no reader ever sees a half-written ``final``.
+    """
+    import shutil
+
+    t, f = Path(tmp), Path(final)
+    if not f.exists():
+        os.rename(t, f)
+        return f
+    if f.is_dir() and not any(f.iterdir()):
+        os.rename(t, f)  # POSIX rename replaces an empty folder
+        return f
+    if _exchange(t, f):
+        shutil.rmtree(t, ignore_errors=True)  # now holds the old output
+        return f
+    old = temp_folder(f)
+    os.rmdir(old)
+    os.rename(f, old)
+    os.rename(t, f)
+    shutil.rmtree(old, ignore_errors=True)
+    return f
 
 
 __all__ = ["SimulationResult", "METRICS", "EVENT_COLUMNS", "TRANSFER_COLUMNS", "TIMELINE_COLUMNS", "per_replication_rows"]
