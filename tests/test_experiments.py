@@ -221,7 +221,7 @@ def test_a_failing_point_is_reported_with_its_parameters_and_the_others_are_kept
     monkeypatch.setattr(sweep_mod, "run_replication", broken_at_90_1)
     out = tmp_path / "sweep"
     with pytest.warns(SweepWarning, match="engine exploded"):
-        res = run_sweep(tiny, VARY, 3, executor="serial", out=out, progress=False)
+        res = run_sweep(tiny, VARY, 3, executor="serial", out=out, progress=False, on_error="record")
     assert [(f["point"], f["params"]) for f in res.failures] == [("p0002", {TIMEOUT: 90, AGENTS: 1})]
     assert "RuntimeError: engine exploded" in res.failures[0]["error"]
     stored = json.loads((out / "failures.json").read_text())

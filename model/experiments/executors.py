@@ -1,17 +1,29 @@
 """Where the work runs: ``"processes"`` (every core), ``"serial"``, or a Dask cluster.
 
-Why: a sweep only needs *submit a call* and *take results as they finish*; this module gives
-the three back ends that one shape, so the sweep loop is written once.
+Why: a sweep only needs *submit a call*, *wait for the next one to finish* and, when a worker
+process dies, *start again without it*; this module gives the three back ends that one shape, so
+the sweep loop is written once.
+
+Failures never cross a process boundary as exceptions: :func:`guarded` runs the call in the
+worker and returns ``("ok", value)`` or ``("error", summary)``, where the summary (type name,
+message, formatted traceback) is plain data. An exception that cannot be pickled, or whose class
+cannot be rebuilt from its ``args``, therefore reaches the parent as its message, and never breaks
+the pool. A worker that dies (``os._exit``, a signal, the out-of-memory killer) breaks a process
+pool: :meth:`Runner.restart` replaces it, and :meth:`Runner.run_alone` runs a suspect call alone
+to tell which call killed its worker (:class:`WorkerDied`, with the exit code).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-__all__ = ["Runner", "make_runner", "ExecutorSpec"]
+from ..errors import TransferSimError
+
+__all__ = ["Runner", "make_runner", "ExecutorSpec", "WorkerDied", "guarded", "error_summary"]
 
 #: ``"processes"`` | ``"serial"`` | a Dask scheduler address (``"tcp://host:8786"``) |
 #: a ``dask.distributed.Client`` | a ``concurrent.futures.Executor`` (used as given)
@@ -23,10 +35,62 @@ def _ignore_sigint() -> None:  # pragma: no cover - runs in worker processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+class WorkerDied(TransferSimError):
+    """The worker process running a call died (``os._exit``, a signal, out of memory): the call
+    gave no result and no exception. ``exit_code`` is the process's exit code (negative: the
+    signal), or ``None`` when the back end does not say."""
+
+    def __init__(self, exit_code: int | None = None, detail: str | None = None) -> None:
+        self.exit_code = exit_code
+        self.detail = detail
+        super().__init__(_died_message(exit_code, detail))
+
+
+def _died_message(exit_code: int | None, detail: str | None = None) -> str:
+    if exit_code is None:
+        what = "exit code unknown"
+    elif exit_code < 0:
+        try:
+            what = f"exit code {exit_code}, killed by {signal.Signals(-exit_code).name}"
+        except ValueError:
+            what = f"exit code {exit_code}"
+    else:
+        what = f"exit code {exit_code}"
+    return f"worker process died ({what}{'; ' + detail if detail else ''})"
+
+
+def error_summary(err: BaseException) -> dict[str, str]:
+    """What the parent needs of an exception, as plain (always picklable) data: ``type`` (the class
+    name), ``message`` (``str(err)``), ``error`` (one line: ``"Type: message"``) and ``traceback``."""
+    name = type(err).__name__
+    try:
+        message = str(err)
+    except Exception:  # a broken __str__ must not hide the failure
+        message = repr(err.args)
+    one_line = " ".join(message.split())
+    try:
+        tb = "".join(traceback.format_exception(err))
+    except Exception:  # pragma: no cover - defensive
+        tb = f"{name}: {message}\n"
+    return {"type": name, "message": message, "error": f"{name}: {one_line}" if one_line else name, "traceback": tb}
+
+
+def guarded(fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
+    """Run ``fn(*args)`` (in a worker) and return ``("ok", value)`` or ``("error", summary)``
+    (:func:`error_summary`): whatever ``fn`` raises, nothing but plain data goes back."""
+    try:
+        return ("ok", fn(*args))
+    except (Exception, SystemExit) as err:  # KeyboardInterrupt still stops the caller
+        return ("error", error_summary(err))
+
+
 class _Done:
     """A finished serial call, shaped like a future."""
 
     __slots__ = ("_fn", "_args", "_value", "_error", "_ran")
+
+    def done(self) -> bool:
+        return self._ran
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self._fn, self._args, self._ran = fn, args, False
@@ -47,16 +111,48 @@ class _Done:
 
 
 class Runner:
-    """Submit calls, then iterate over them as they finish (``completed``); ``close`` when done."""
+    """Submit calls, then wait for them as they finish (``wait`` or ``completed``); ``close`` when done."""
 
     kind = "base"
     workers = 1
 
+    @property
+    def window(self) -> int:
+        """How many calls to keep submitted at once: enough to keep every worker busy, few enough
+        that the calls lost when a worker dies are known (they are the ones submitted)."""
+        return self.workers + 1
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         raise NotImplementedError
 
+    def wait(self, futures: Iterable[Any]) -> list[Any]:
+        """Block until at least one of ``futures`` is done; return those done."""
+        fs = list(futures)
+        for f in self.completed(fs):
+            return [f] + [g for g in fs if g is not f and _is_done(g)]
+        return []
+
     def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         raise NotImplementedError
+
+    def is_broken(self, err: BaseException) -> bool:
+        """Whether ``err`` (from a future's ``result()``) means the pool lost a worker and every call
+        in it (a ``BrokenProcessPool``), rather than that this call failed."""
+        return False
+
+    def restart(self) -> None:
+        """Replace a broken pool by a new one (calls submitted before are lost)."""
+
+    def describe(self, err: BaseException) -> dict[str, str]:
+        """:func:`error_summary` of an exception a future's ``result()`` raised in this process."""
+        return error_summary(err)
+
+    def run_alone(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run one call with nothing else in its worker's pool; return its finished future. If the
+        worker dies, the future's ``result()`` raises :class:`WorkerDied` (with the exit code)."""
+        fut = self.submit(fn, *args)
+        self.wait([fut])
+        return fut
 
     def cancel(self, futures: Iterable[Any]) -> None:
         """Drop work not started yet (after an interruption)."""
@@ -79,10 +175,25 @@ class SerialRunner(Runner):
     def submit(self, fn: Callable[..., Any], *args: Any) -> _Done:
         return _Done(fn, args)
 
+    @property
+    def window(self) -> int:
+        return 1  # lazily, one call at a time
+
     def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         for f in futures:
-            f.run()
+            if not f._ran:
+                f.run()
             yield f
+
+    def wait(self, futures: Iterable[Any]) -> list[Any]:
+        fs = list(futures)
+        done = [f for f in fs if f._ran]
+        if done:
+            return done
+        if fs:
+            fs[0].run()
+            return [fs[0]]
+        return []
 
 
 class FuturesRunner(Runner):
@@ -101,9 +212,16 @@ class FuturesRunner(Runner):
             self.workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
             self.kind = type(executor).__name__
         self.executor = executor
+        self._alone: Any = None  # a one-process pool for run_alone, made when first needed
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.executor.submit(fn, *args)
+
+    def wait(self, futures: Iterable[Any]) -> list[Any]:
+        fs = list(futures)
+        if not fs:
+            return []
+        return list(self._cf.wait(fs, return_when=self._cf.FIRST_COMPLETED).done)
 
     def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return self._cf.as_completed(list(futures))
@@ -112,7 +230,50 @@ class FuturesRunner(Runner):
         for f in futures:
             f.cancel()
 
+    def is_broken(self, err: BaseException) -> bool:
+        return isinstance(err, self._cf.BrokenExecutor)
+
+    def _new_pool(self, workers: int) -> Any:
+        return self._cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
+
+    def restart(self) -> None:
+        """A new process pool of the same size. A pool given by the caller is left as it is (broken)
+        and replaced by one of ours, closed by :meth:`close`; other executors cannot be replaced."""
+        old = self.executor
+        if not self._own and not isinstance(old, self._cf.ProcessPoolExecutor):
+            raise RuntimeError(f"the executor {type(old).__name__} broke and cannot be replaced")
+        if self._own:
+            old.shutdown(wait=True, cancel_futures=True)
+        self.executor = self._new_pool(self.workers)
+        self._own = True
+        self.kind = "processes"
+
+    def run_alone(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if not isinstance(self.executor, self._cf.ProcessPoolExecutor) and not self._own:
+            return super().run_alone(fn, *args)  # threads: nothing to die
+        if self._alone is None:
+            self._alone = self._new_pool(1)
+        pool = self._alone
+        fut = pool.submit(fn, *args)
+        processes = getattr(pool, "_processes", None) or {}  # the pool's own dict: still there after a break
+        try:
+            fut.result()
+        except self._cf.BrokenExecutor as err:
+            self._alone = None
+            pool.shutdown(wait=True, cancel_futures=True)  # joins the dead worker: its exit code is known
+            codes = [p.exitcode for p in list(processes.values()) if p.exitcode not in (None, 0)]
+            died: Any = self._cf.Future()
+            died.set_exception(WorkerDied(codes[0] if codes else None))
+            died._broken_by = err
+            return died
+        except BaseException:  # the call's own failure: the future holds it
+            pass
+        return fut
+
     def close(self) -> None:
+        if self._alone is not None:
+            self._alone.shutdown(wait=True, cancel_futures=True)
+            self._alone = None
         if self._own:
             self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -135,8 +296,28 @@ class DaskRunner(Runner):
         except Exception:  # pragma: no cover - informational only
             self.workers = 1
 
+    @property
+    def window(self) -> int:
+        # Dask reschedules the calls of a worker that dies and blames a call that kills several
+        # (KilledWorker), so nothing depends on the window: keep the cluster busy
+        return max(4, 2 * self.workers)
+
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self.client.submit(fn, *args, pure=False)
+
+    def wait(self, futures: Iterable[Any]) -> list[Any]:
+        fs = list(futures)
+        if not fs:
+            return []
+        return list(self._distributed.wait(fs, return_when="FIRST_COMPLETED").done)
+
+    def describe(self, err: BaseException) -> dict[str, str]:
+        if type(err).__name__ == "KilledWorker":  # the call killed every worker that ran it
+            died = WorkerDied(None, "Dask KilledWorker: every worker that ran this call died")
+            summary = error_summary(died)
+            summary["traceback"] = error_summary(err)["traceback"]
+            return summary
+        return error_summary(err)
 
     def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         return iter(self._distributed.as_completed(list(futures)))
@@ -149,6 +330,13 @@ class DaskRunner(Runner):
     def close(self) -> None:
         if self._own:
             self.client.close()
+
+
+def _is_done(f: Any) -> bool:
+    try:
+        return bool(f.done())
+    except Exception:  # pragma: no cover - defensive
+        return False
 
 
 def _is_dask_client(obj: Any) -> bool:

@@ -2,9 +2,12 @@
 
 Layout of ``OUT``::
 
-    sweep.json               the arguments of the sweep and their hash (a resume must match)
+    sweep.json               the arguments of the sweep and their hash (a resume must match);
+                             also ``points`` (how many) and ``failed`` (id, parameters, one-line
+                             error of each failed point), rewritten as points fail or recover
     points/<point-id>.parquet  the per-replication rows of one point, written when it finishes
-    failures.json            the points that failed: id, parameters, error (only when some did)
+    failures.json            the points that failed: id, parameters, error, type, message,
+                             traceback (only while some do)
     summary.parquet, summary.csv   the tidy summary, written at the end
 
 Every file is written to a temporary name and renamed (``os.replace``), so an interruption
@@ -84,12 +87,22 @@ class SweepStore:
         return pd.read_parquet(self.point_path(point_id))
 
     # -- results --------------------------------------------------------------------
-    def write_failures(self, failures: list[dict[str, Any]]) -> None:
+    def write_failures(self, failures: list[dict[str, Any]], total: int | None = None) -> None:
+        """Record the failed points: ``failures.json`` in full (removed when none failed) and, so a
+        reader of ``sweep.json`` sees them too, its ``failed`` list (point, params, error) and
+        ``points`` (the grid's size, when ``total`` is given)."""
         path = self.dir / "failures.json"
         if failures:
             atomic_write(path, lambda p: Path(p).write_text(json.dumps(failures, indent=2, default=str)))
         else:
             path.unlink(missing_ok=True)
+        meta_path = self.dir / "sweep.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            meta["failed"] = [{k: f.get(k) for k in ("point", "params", "error")} for f in failures]
+            if total is not None:
+                meta["points"] = int(total)
+            atomic_write(meta_path, lambda p: Path(p).write_text(json.dumps(meta, indent=2, sort_keys=True, default=str)))
 
     def read_failures(self) -> list[dict[str, Any]]:
         path = self.dir / "failures.json"
@@ -101,3 +114,14 @@ class SweepStore:
 
     def arguments(self) -> dict[str, Any]:
         return json.loads((self.dir / "sweep.json").read_text())["arguments"]
+
+    def total_points(self) -> int | None:
+        """How many points the stored sweep's grid has (from its arguments), or ``None``."""
+        try:
+            vary = self.arguments()["vary"]
+        except (OSError, KeyError, ValueError):
+            return None
+        total = 1
+        for _, values in vary:
+            total *= len(values)
+        return total

@@ -7,6 +7,12 @@ is then the effect of the change, not of the dice (common random numbers).
 
 The unit of work is a chunk of replications of one point; a point is stored (Parquet, atomically)
 as soon as all its replications are in, so an interrupted sweep resumes where it stopped.
+
+A point that fails (whatever it raises, or a worker process that dies while running it) is recorded
+with its changes and a one-line reason, and never stops the other points: see
+:mod:`model.experiments.executors` for how a failure crosses the process boundary as plain data
+and how a dead worker is found and replaced. ``run_sweep`` then raises :class:`SweepFailed`
+(carrying the partial result) or, with ``on_error="record"``, returns it with ``failures``.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import json
 import math
 import os
 import sys
-import traceback
 import warnings
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +34,17 @@ import pandas as pd
 from ..results.metrics import summarise
 from ..results.result import per_replication_rows
 from ..sim import run_replication
-from .executors import ExecutorSpec, Runner, make_runner
+from .executors import ExecutorSpec, Runner, guarded, make_runner
 from .grid import ExperimentError, column_values, grid_points, normalise_vary
 from .store import SweepStore
 
-__all__ = ["sweep", "run_sweep", "sweep_arguments", "SweepResult", "SweepWarning", "SUMMARY_COLUMNS", "REPLICATION_COLUMNS"]
+__all__ = [
+    "sweep", "run_sweep", "sweep_arguments", "run_chunk", "SweepResult", "SweepWarning", "SweepFailed",
+    "ON_ERROR", "SUMMARY_COLUMNS", "REPLICATION_COLUMNS",
+]
+
+ON_ERROR = ("raise", "record")
+"""What ``run_sweep`` does when points failed: raise :class:`SweepFailed` (default) or return."""
 
 SUMMARY_COLUMNS = ["scope", "key", "metric", "mean", "ci_low", "ci_high", "n"]
 """The columns after the varied paths in :attr:`SweepResult.summary`."""
@@ -42,7 +54,37 @@ REPLICATION_COLUMNS = ["replication", "scope", "key", "metric", "value"]
 
 
 class SweepWarning(UserWarning):
-    """Some points of a sweep failed; the others are in the result."""
+    """Some points of a sweep failed; the others are in the result (``on_error="record"``)."""
+
+
+def _failure_lines(failures: Sequence[Mapping[str, Any]], limit: int = 10) -> str:
+    lines = [f"{f['point']} {f['params']}: {f['error']}" for f in failures[:limit]]
+    if len(failures) > limit:
+        lines.append(f"... and {len(failures) - limit} more")
+    return "; ".join(lines)
+
+
+class SweepFailed(ExperimentError):
+    """Some points of a sweep failed (``on_error="raise"``, the default). The message lists them;
+    nothing computed is lost:
+
+    Attributes:
+        result: the :class:`SweepResult` of the points that succeeded (stored too, with ``out``),
+            its ``failures`` the failed points.
+        failures: ``result.failures``: one dict per failed point (``point``, ``params``, ``error``...).
+        points: how many points the sweep has.
+
+    Rerunning the same sweep with the same ``out`` computes the failed points (and only those) again.
+    """
+
+    def __init__(self, result: SweepResult) -> None:
+        self.result = result
+        self.failures = list(result.failures)
+        self.points = result.points
+        where = f"; the others are stored in {result.out}, rerun to retry the failed ones" if result.out else ""
+        super().__init__(
+            f"{len(self.failures)} of {self.points} sweep points failed: {_failure_lines(self.failures)}{where}"
+        )
 
 
 @dataclass
@@ -56,7 +98,9 @@ class SweepResult:
         summary: tidy, one column per varied path, then ``scope, key, metric, mean, ci_low,
             ci_high, n`` (95 % t interval over replications).
         per_replication: tidy, one column per varied path, then ``replication, scope, key, metric, value``.
-        failures: one dict per failed point: ``point``, ``params``, ``error``, ``traceback``.
+        failures: one dict per failed point: ``point`` (its id), ``params`` (its changes),
+            ``error`` (one line, ``"Type: message"``), ``type``, ``message``, ``traceback``; a worker
+            process that died is ``"WorkerDied: worker process died (exit code N)"``.
         out: the store folder, or ``None``.
     """
 
@@ -73,6 +117,11 @@ class SweepResult:
     def params(self) -> list[str]:
         """The varied paths (the first columns of both frames)."""
         return list(self.vary)
+
+    @property
+    def points(self) -> int:
+        """How many points the grid has (stored, failed or not run)."""
+        return len(grid_points(self.vary))
 
     def metric(self, name: str, scope: str = "overall", key: str = "all") -> pd.DataFrame:
         """One figure across the grid: the varied paths then ``mean, ci_low, ci_high, n``."""
@@ -118,6 +167,9 @@ class SweepResult:
 
 
 # -- the work items (module level: they are pickled to processes and Dask workers) ---------------
+ChunkFunction = Callable[[Any, int, Sequence[int]], list[tuple[Any, ...]]]
+
+
 def run_chunk(scenario: Any, seed: int, replications: Sequence[int]) -> list[tuple[Any, ...]]:
     """Run ``replications`` of ``scenario`` from ``seed``; tidy per-replication rows."""
     rows: list[tuple[Any, ...]] = []
@@ -211,6 +263,8 @@ def run_sweep(
     chunk_size: int | None = None,
     level: float = 0.95,
     on_point: Callable[[dict[str, Any]], None] | None = None,
+    on_error: str = "raise",
+    chunk_fn: ChunkFunction | None = None,
 ) -> SweepResult:
     """Run ``scenario`` at every point of the grid ``vary`` and return a :class:`SweepResult`.
 
@@ -222,8 +276,8 @@ def run_sweep(
         replications: per point (default: the scenario's ``simulation.replications``).
         seed: default the scenario's ``simulation.seed``.
         out: a folder to store the sweep in (Parquet, resumable); ``None`` keeps it in memory.
-            Running again with the same arguments computes only the points not stored yet; other
-            arguments on the same folder are an error.
+            Running again with the same arguments computes only the points not stored yet (those
+            missing and those that failed); other arguments on the same folder are an error.
         executor: ``"processes"`` (every core), ``"serial"``, a Dask ``Client`` or scheduler address,
             or a ``concurrent.futures`` executor.
         workers: processes for ``"processes"`` (default ``os.cpu_count()``).
@@ -232,7 +286,16 @@ def run_sweep(
         chunk_size: replications per work item (default: enough items for every worker).
         on_point: called after each point is stored with ``{"point", "params", "done", "total"}``
             (or ``"error"`` for a failed point); an exception raised there stops the sweep.
+        on_error: what to do when points failed (whatever they raised, or a worker process that
+            died): every other point runs and is stored either way; then ``"raise"`` (default)
+            raises :class:`SweepFailed`, whose ``.result`` is this result, and ``"record"`` warns
+            (:class:`SweepWarning`) and returns it, the failed points in ``.failures``.
+        chunk_fn: what runs a chunk of replications of a point, ``(scenario, seed, replications) ->
+            rows`` (default :func:`run_chunk`); a module-level function, so workers can import it.
     """
+    if on_error not in ON_ERROR:
+        raise ExperimentError(f"on_error must be one of {', '.join(ON_ERROR)}; got {on_error!r}")
+    fn = run_chunk if chunk_fn is None else chunk_fn
     sc = _load(scenario)
     vary = normalise_vary(vary)
     params = list(vary)
@@ -248,19 +311,34 @@ def run_sweep(
 
     store = None
     done: set[str] = set()
+    # points that failed in an earlier run stay listed until they run again (and leave the list
+    # when they then succeed): the folder always says which points are missing and why
+    earlier: dict[int, dict[str, Any]] = {}
+    failed: dict[int, dict[str, Any]] = {}  # failed in this run
     if out is not None:
         store = SweepStore(out)
         store.open(sweep_arguments(sc, vary, n, seed, common_random_numbers))
         done = store.done() & set(ids)
+        index = {pid: i for i, pid in enumerate(ids)}
+        for f in store.read_failures():
+            if f.get("point") in index and f["point"] not in done:
+                earlier[index[f["point"]]] = f
     todo = [i for i, pid in enumerate(ids) if pid not in done]
 
+    def failure_list() -> list[dict[str, Any]]:
+        merged = {**earlier, **failed}
+        return [merged[i] for i in sorted(merged)]
+
+    def record() -> None:
+        if store is not None:
+            store.write_failures(failure_list(), total=len(points))
+
     frames: dict[int, pd.DataFrame] = {}
-    failures: list[dict[str, Any]] = []
     runner = make_runner(executor, workers)
     own_runner = not isinstance(executor, Runner)
     chunks = _chunks(len(todo), n, runner.workers, chunk_size)
     bar = None
-    futures: dict[Any, tuple[int, int]] = {}
+    inflight: dict[Any, tuple[int, int]] = {}
     try:
         from tqdm.auto import tqdm
 
@@ -274,55 +352,113 @@ def run_sweep(
             dynamic_ncols=True,
         )
         bar.set_postfix_str(f"points {len(done)}/{len(points)}")
-        for i in todo:
-            s = point_seed(seed, i, common_random_numbers)
-            for c, reps in enumerate(chunks):
-                futures[runner.submit(run_chunk, scenarios[i], s, tuple(reps))] = (i, c)
+        seeds = {i: point_seed(seed, i, common_random_numbers) for i in todo}
+        queue: deque[tuple[int, int]] = deque((i, c) for i in todo for c in range(len(chunks)))
         got: dict[int, dict[int, list[tuple[Any, ...]]]] = {i: {} for i in todo}
-        failed: set[int] = set()
+        counted: dict[int, int] = {i: 0 for i in todo}  # replications shown on the bar
         finished = len(done)
-        pending = set(futures)
-        for fut in runner.completed(list(futures)):
-            pending.discard(fut)
-            i, c = futures[fut]
-            if i in failed:
-                continue
+
+        def args(item: tuple[int, int]) -> tuple[Any, ...]:
+            i, c = item
+            return (guarded, fn, scenarios[i], seeds[i], tuple(chunks[c]))
+
+        def advance(i: int, reps: int) -> None:
+            counted[i] += reps
+            bar.update(reps)
+
+        def fail_point(i: int, summary: dict[str, Any]) -> None:
+            failed[i] = {"point": ids[i], "params": points[i], **summary}
+            earlier.pop(i, None)
+            got.pop(i, None)
+            # drop the point's other chunks: queued ones are not sent, running ones are ignored
+            rest = [f for f, (j, _) in inflight.items() if j == i]
+            runner.cancel(rest)
+            for f in rest:
+                inflight.pop(f, None)
+            advance(i, n - counted[i])
+            record()
+            bar.set_postfix_str(f"points {finished}/{len(points)}, failed {len(failure_list())}")
+            if on_point is not None:
+                on_point({"point": ids[i], "params": points[i], "error": failed[i]["error"],
+                          "done": finished, "total": len(points)})
+
+        def outcome(fut: Any) -> tuple[str, Any]:
+            """``("ok", rows)``, ``("error", summary)`` or ``("broken", None)`` (the pool lost a worker)."""
             try:
-                rows = fut.result()
-            except Exception as err:
-                failed.add(i)
-                rest = [f for f in pending if futures[f][0] == i]
-                runner.cancel(rest)
-                failure = {
-                    "point": ids[i],
-                    "params": points[i],
-                    "error": f"{type(err).__name__}: {err}",
-                    "traceback": "".join(traceback.format_exception(err)),
-                }
-                failures.append(failure)
-                if store is not None:
-                    store.write_failures(failures)
-                if bar is not None:
-                    bar.update(sum(len(chunks[futures[f][1]]) for f in rest) + len(chunks[c]))
-                if on_point is not None:
-                    on_point({"point": ids[i], "params": points[i], "error": failure["error"],
-                              "done": finished, "total": len(points)})
-                continue
-            got[i][c] = rows
-            bar.update(len(chunks[c]))
+                tag, value = fut.result()
+            except KeyboardInterrupt:
+                raise
+            except BaseException as err:  # not the call's own error (guarded catches those)
+                if runner.is_broken(err):
+                    return ("broken", None)
+                return ("error", runner.describe(err))
+            return (tag, value)
+
+        def take(item: tuple[int, int], tag: str, value: Any) -> None:
+            nonlocal finished
+            i, c = item
+            if i in failed:
+                return  # a late chunk of a point that failed
+            if tag == "error":
+                fail_point(i, value)
+                return
+            got[i][c] = value
+            advance(i, len(chunks[c]))
             if len(got[i]) < len(chunks):
-                continue
+                return
             all_rows = [r for k in sorted(got[i]) for r in got[i].pop(k)]
             frame = _point_frame(point_columns[i], all_rows, point_columns[i])
             if store is not None:
                 store.write_point(ids[i], frame)
             frames[i] = frame
             finished += 1
-            bar.set_postfix_str(f"points {finished}/{len(points)}" + (f", failed {len(failures)}" if failures else ""))
+            if earlier.pop(i, None) is not None:
+                record()  # it failed before and succeeded now
+            n_failed = len(failure_list())
+            bar.set_postfix_str(f"points {finished}/{len(points)}" + (f", failed {n_failed}" if n_failed else ""))
             if on_point is not None:
                 on_point({"point": ids[i], "params": points[i], "done": finished, "total": len(points)})
+
+        while queue or inflight:
+            while queue and len(inflight) < runner.window:
+                item = queue.popleft()
+                if item[0] in failed:
+                    continue
+                inflight[runner.submit(*args(item))] = item
+            if not inflight:
+                continue
+            suspects: list[tuple[int, int]] = []
+            for fut in runner.wait(list(inflight)):
+                item = inflight.pop(fut, None)
+                if item is None:
+                    continue  # dropped with its failed point
+                tag, value = outcome(fut)
+                if tag == "broken":
+                    suspects.append(item)
+                else:
+                    take(item, tag, value)
+            if not suspects:
+                continue
+            # A worker died and took the pool down: every call in it is lost, and any of them may
+            # be the one that killed it. Settle what finished, replace the pool, then run each lost
+            # call alone: the one whose worker dies again is the culprit, the others just complete.
+            for fut in list(inflight):
+                item = inflight.pop(fut)
+                tag, value = outcome(fut) if fut.done() else ("broken", None)
+                if tag == "broken":
+                    suspects.append(item)
+                else:
+                    take(item, tag, value)
+            runner.restart()
+            for item in sorted(suspects):
+                if item[0] in failed:
+                    continue
+                tag, value = outcome(runner.run_alone(*args(item)))
+                take(item, "error" if tag == "broken" else tag, value if tag != "broken" else
+                     {"type": "WorkerDied", "message": "worker process died", "error": "WorkerDied: worker process died",
+                      "traceback": ""})
     except BaseException:
-        runner.cancel([f for f in futures])
+        runner.cancel(list(inflight))
         raise
     finally:
         if bar is not None:
@@ -339,13 +475,11 @@ def run_sweep(
             all_frames.append(frames[i])
     per_rep = _concat(all_frames, params, REPLICATION_COLUMNS)
     summary = _summary(per_rep, params, level)
+    failures = failure_list()
     if store is not None:
-        store.write_failures(failures)
+        store.write_failures(failures, total=len(points))
         store.write_summary(summary)
-    if failures:
-        lines = "; ".join(f"{f['params']}: {f['error']}" for f in failures)
-        warnings.warn(f"{len(failures)} of {len(points)} sweep points failed: {lines}", SweepWarning, stacklevel=2)
-    return SweepResult(
+    result = SweepResult(
         vary=vary,
         replications=n,
         seed=seed,
@@ -355,6 +489,12 @@ def run_sweep(
         out=None if out is None else Path(out),
         common_random_numbers=bool(common_random_numbers),
     )
+    if failures:
+        if on_error == "raise":
+            raise SweepFailed(result)
+        warnings.warn(f"{len(failures)} of {len(points)} sweep points failed: {_failure_lines(failures)}",
+                      SweepWarning, stacklevel=2)
+    return result
 
 
 def sweep_arguments(
@@ -386,6 +526,7 @@ def sweep(
     """The tidy summary of :func:`run_sweep` (one row per point and metric: the varied paths, then
     ``scope, key, metric, mean, ci_low, ci_high, n``). With ``return_replications=True``, the whole
     :class:`SweepResult` (``.summary``, ``.per_replication``, ``.failures``). Keyword arguments
-    are those of :func:`run_sweep`."""
+    are those of :func:`run_sweep`: when points failed it raises :class:`SweepFailed` (the partial
+    result is its ``.result``) unless ``on_error="record"``."""
     result = run_sweep(scenario, vary, replications, **kwargs)
     return result if return_replications else result.summary

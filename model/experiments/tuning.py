@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,9 @@ from ..results.metrics import METRICS, better_direction
 from .executors import ExecutorSpec, make_runner
 from .grid import ExperimentError, parse_range
 from .store import atomic_write
-from .sweeps import _load, run_sweep
+from .sweeps import SweepWarning, _load, run_sweep
 
-__all__ = ["tune", "TuneResult", "metric_direction", "parse_scope"]
+__all__ = ["tune", "TuneResult", "TuneFailed", "metric_direction", "parse_scope"]
 
 EXPLORED_COLUMNS = ["mean", "ci_low", "ci_high", "n", "meets", "stage"]
 ASSUMPTION = "assumes the metric improves monotonically as the parameter grows"
@@ -69,6 +70,26 @@ def _check_scope(sc: Any, metric: str, scope: tuple[str, str]) -> None:
     metrics = ["agent_occupancy"] if kind == "group" else list(METRICS)
     if metric not in metrics:
         raise ExperimentError(f"no metric {metric!r} for scope {kind}; known: {', '.join(metrics)}")
+
+
+class TuneFailed(ExperimentError):
+    """Evaluating a setting failed while tuning: the message names the parameter, each failed value
+    and why (the one-line error of the point).
+
+    Attributes:
+        param: the tuned path.
+        values: the settings that failed, in order.
+        failures: the sweep's failure records (``point``, ``params``, ``error``, ``traceback``...).
+        explored: the settings evaluated before, as :attr:`TuneResult.explored` (may be empty).
+    """
+
+    def __init__(self, param: str, failures: list[dict[str, Any]], explored: pd.DataFrame | None = None) -> None:
+        self.param = param
+        self.failures = list(failures)
+        self.values = [f.get("params", {}).get(param) for f in self.failures]
+        self.explored = explored if explored is not None else pd.DataFrame(columns=[param, *EXPLORED_COLUMNS])
+        which = "; ".join(f"{param} = {v}: {f.get('error')}" for v, f in zip(self.values, self.failures))
+        super().__init__(f"tuning {param} stopped: evaluating the setting {which}")
 
 
 @dataclass
@@ -149,6 +170,7 @@ def tune(
     workers: int | None = None,
     progress: bool | None = None,
     level: float = 0.95,
+    chunk_fn: Any = None,
 ) -> TuneResult:
     """Find the smallest value of ``param`` in ``range`` for which ``metric`` meets ``target``.
 
@@ -163,7 +185,10 @@ def tune(
         direction: ``"lower"`` or ``"higher"`` is better (default: from the metric's name).
         grid: points of the coarse grid (ends included).
         resolution: the step the answer is exact to (default 1: integers, whole seconds).
-        executor, workers, progress: as for :func:`~model.experiments.run_sweep`.
+        executor, workers, progress, chunk_fn: as for :func:`~model.experiments.run_sweep`.
+
+    Raises:
+        TuneFailed: a setting could not be evaluated (the message names the value and the reason).
     """
     sc = _load(scenario)
     kind, key = parse_scope(scope)
@@ -205,13 +230,16 @@ def tune(
             ks = [k for k in dict.fromkeys(ks) if k not in rows]
             if not ks:
                 return
-            result = run_sweep(
-                sc, {param: [value(k) for k in ks]}, n, seed=seed, executor=runner,
-                progress=progress, level=level,
-            )
+            with warnings.catch_warnings():  # a failure is raised below, naming the setting
+                warnings.simplefilter("ignore", SweepWarning)
+                result = run_sweep(
+                    sc, {param: [value(k) for k in ks]}, n, seed=seed, executor=runner,
+                    progress=progress, level=level, on_error="record", chunk_fn=chunk_fn,
+                )
             if result.failures:
-                f = result.failures[0]
-                raise ExperimentError(f"evaluating {f['params']} failed: {f['error']}")
+                # the search needs every setting it asked for; say which failed and why
+                explored = pd.DataFrame([rows[k] for k in sorted(rows)], columns=[param, *EXPLORED_COLUMNS])
+                raise TuneFailed(param, result.failures, explored)
             m = result.metric(metric, kind, key)
             for k, r in zip(ks, m.to_dict(orient="records")):
                 row = {param: value(k), "mean": r["mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
