@@ -1,19 +1,38 @@
-"""The base of every scenario model: unknown fields are errors that list the allowed field names."""
+"""The base of every scenario model: strict types, and unknown fields are errors listing the allowed names.
+
+Why strict: a TOML file says what it means. ``agents = true``, ``max_concurrent = "3"`` or
+``seed = 1.0`` are mistakes to report, not values to coerce (pydantic's lax mode would read them as
+1, 3 and 1). In strict mode an int field takes integers only (not booleans, floats or strings), a
+float field integers or floats (not booleans or strings); durations have their own parser.
+Lists stay lax at the container level only (:data:`LaxList`), so a tuple given from Python
+(``with_changes``) or a TOML array for a ``tuple`` works; their items are still strict.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import allowed_list
 
+T = TypeVar("T")
+
+#: TOML integers are 64-bit signed; a bigger one cannot come from a conforming file
+INT64_MAX = 2**63 - 1
+#: an integer (never a boolean, float or string) within TOML's 64-bit range
+Int = Annotated[int, Strict(), Field(le=INT64_MAX)]
+#: a finite number: an integer or a float, never a boolean or a string, never nan or inf
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+#: a list that also takes a tuple (its items are validated strictly)
+LaxList = Annotated[list[T], Strict(False)]
+
 
 class StrictModel(BaseModel):
-    """Frozen, ``extra="forbid"`` model; a typo'd key is reported with the allowed keys."""
+    """Frozen, strict, ``extra="forbid"`` model; a typo'd key is reported with the allowed keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Literal
+from typing import Annotated, Literal
 
-from typing import Annotated
+from pydantic import Field, PrivateAttr, Strict, field_validator, model_validator
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
-
-from ._base import StrictModel
+from ._base import LaxList, Real, StrictModel
 from .durations import Clock, parse_clock
+from .errors import refuse
 
 __all__ = ["Arrivals", "DAY"]
 
@@ -34,8 +33,9 @@ class Arrivals(StrictModel):
     """
 
     kind: Literal["poisson", "constant"] = "poisson"
-    rate_per_hour: float | None = Field(default=None, gt=0)
-    profile: list[tuple[Clock, Annotated[float, Field(ge=0, allow_inf_nan=False)]]] | None = None
+    rate_per_hour: Annotated[Real, Field(gt=0)] | None = None
+    #: a TOML array per entry; a tuple from Python works too (the pair's items are strict)
+    profile: LaxList[Annotated[tuple[Clock, Annotated[Real, Field(ge=0)]], Strict(False)]] | None = None
 
     #: clock seconds at simulated t = 0; set by the Scenario from ``simulation.start``
     _start: float = PrivateAttr(default=0.0)
@@ -58,7 +58,18 @@ class Arrivals(StrictModel):
             last = sec
         if not any(rate > 0 for _, rate in profile):
             raise ValueError("a profile needs at least one rate > 0")
+        if not math.isfinite(sum(rate * 24.0 for _, rate in profile)):
+            raise refuse("out of range: the expected contacts of a day overflow",
+                         "rates whose daily total is a finite number")
         return [(c, float(r)) for c, r in profile]
+
+    @field_validator("rate_per_hour")
+    @classmethod
+    def _gap_in_range(cls, rate: float | None) -> float | None:
+        if rate is not None and not (3600.0 / rate < math.inf and rate * 24.0 < math.inf):
+            raise refuse("out of range: the gap between contacts (3600 / rate_per_hour) or a day's "
+                         "expected contacts overflows", "a rate with 3600 / rate and rate * 24 finite")
+        return rate
 
     @model_validator(mode="after")
     def _one_source(self) -> "Arrivals":

@@ -14,10 +14,11 @@ from itertools import chain
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, ValidationInfo, field_validator, model_validator
 
-from ._base import StrictModel
+from ._base import Int, Real, StrictModel
 from .durations import Duration, NonNegativeDuration
+from .errors import refuse
 
 __all__ = [
     "Distribution",
@@ -33,6 +34,25 @@ __all__ = [
 
 #: draws per block handed out by :meth:`Distribution.sampler`
 BLOCK = 4096
+#: draws taken (fixed seed) when a distribution is validated, to refuse parameters that overflow
+CHECK_DRAWS = 256
+#: the cv range within which cv^2 and 1/cv^2 are finite, non-zero floats (as the message says it)
+CV_RANGE = "a finite cv with cv^2 and 1/cv^2 finite and > 0 (about 1e-154 < cv < 1e154)"
+
+
+def _derived(what: str, compute: Callable[[], float], allowed: str) -> float:
+    """The value of a derived parameter; refused if it overflows, underflows to 0 or is not finite.
+
+    Why: a finite cv or mean can still give a shape, scale or sigma that is 0, inf or raises
+    (``1 / cv**2`` for cv = 1e-300); the simulation would draw nan or crash mid-run.
+    """
+    try:
+        value = compute()
+    except (OverflowError, ZeroDivisionError, ValueError):
+        raise refuse(f"out of range: {what} overflows", allowed) from None
+    if not (math.isfinite(value) and value > 0):
+        raise refuse(f"out of range: {what} would be {value:g}, not a finite number > 0", allowed)
+    return value
 
 
 class Distribution(StrictModel):
@@ -45,6 +65,22 @@ class Distribution(StrictModel):
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """``size`` independent draws in seconds, as a float array."""
         raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _finite_draws(self) -> "Distribution":
+        """Refuse parameters whose mean or draws are not finite (checked on a few seeded draws)."""
+        if not math.isfinite(self.mean):
+            raise refuse(f"out of range: the mean would be {self.mean:g} (the parameters overflow)",
+                         "parameters with a finite mean")
+        try:
+            draws = self.sample(np.random.default_rng(0), CHECK_DRAWS)
+            finite = bool(np.isfinite(draws).all() and (draws >= 0).all())
+        except (ArithmeticError, ValueError):
+            finite = False
+        if not finite:
+            raise refuse("out of range: the parameters give draws that are not finite numbers >= 0 "
+                         "(they overflow)", "smaller values, whose draws stay finite")
+        return self
 
     def sampler(self, rng: np.random.Generator, block: int = BLOCK) -> Callable[[], float]:
         """A zero-argument function returning one draw (float seconds) per call.
@@ -94,7 +130,17 @@ class Lognormal(Distribution):
 
     kind: Literal["lognormal"]
     mean: Duration
-    cv: float = Field(gt=0)
+    cv: Real = Field(gt=0)
+
+    @field_validator("cv")
+    @classmethod
+    def _cv_in_range(cls, cv: float, info: ValidationInfo) -> float:
+        sigma2 = _derived("sigma^2 = ln(1 + cv^2)", lambda: math.log1p(cv**2), CV_RANGE)
+        mean = info.data.get("mean")
+        if mean is not None:
+            _derived("exp(mu) = mean / exp(sigma^2 / 2)", lambda: mean / math.exp(sigma2 / 2),
+                     "a smaller cv for this mean")
+        return cv
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         sigma2 = math.log1p(self.cv**2)
@@ -106,7 +152,16 @@ class Gamma(Distribution):
 
     kind: Literal["gamma"]
     mean: Duration
-    cv: float = Field(gt=0)
+    cv: Real = Field(gt=0)
+
+    @field_validator("cv")
+    @classmethod
+    def _cv_in_range(cls, cv: float, info: ValidationInfo) -> float:
+        _derived("the shape 1/cv^2", lambda: 1.0 / cv**2, CV_RANGE)
+        mean = info.data.get("mean")
+        if mean is not None:
+            _derived("the scale mean * cv^2", lambda: mean * cv**2, "a cv with mean * cv^2 finite and > 0")
+        return cv
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.gamma(1.0 / self.cv**2, self.mean * self.cv**2, size)
@@ -127,7 +182,7 @@ class Uniform(Distribution):
 
     @property
     def mean(self) -> float:
-        return (self.low + self.high) / 2
+        return self.low / 2 + self.high / 2
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.uniform(self.low, self.high, size)
@@ -138,7 +193,15 @@ class Erlang(Distribution):
 
     kind: Literal["erlang"]
     mean: Duration
-    k: int = Field(ge=1)
+    k: Int = Field(ge=1)
+
+    @field_validator("k")
+    @classmethod
+    def _scale_in_range(cls, k: int, info: ValidationInfo) -> int:
+        mean = info.data.get("mean")
+        if mean is not None:
+            _derived("the phase mean mean / k", lambda: mean / k, "a k with mean / k > 0 (no underflow)")
+        return k
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.gamma(float(self.k), self.mean / self.k, size)

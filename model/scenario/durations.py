@@ -14,10 +14,11 @@ from pydantic import BeforeValidator
 __all__ = ["parse_duration", "parse_clock", "Duration", "NonNegativeDuration"]
 
 _UNIT = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-_NUM = r"\d+(?:\.\d*)?|\.\d+"
+#: ASCII digits only: ``\d`` (and ``float()``) would also take other scripts' digits, e.g. "٦٠٠"
+_NUM = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
 _DURATION_RE = re.compile(rf"^(?:({_NUM})d)?(?:({_NUM})h)?(?:({_NUM})m)?(?:({_NUM})s)?$")
 _PLAIN_RE = re.compile(rf"^[+-]?(?:{_NUM})$")
-_CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
@@ -29,13 +30,16 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
     if isinstance(value, bool):
         raise ValueError("a duration must be a number of seconds or a string like '45s', '5m', '1h30m'")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer beyond any float
+            raise ValueError("a duration must be finite (this number is too large)") from None
     elif isinstance(value, str):
         text = value.strip().replace(" ", "").lower()
-        if _PLAIN_RE.match(text):
+        if _PLAIN_RE.fullmatch(text):
             seconds = float(text)
         else:
-            match = _DURATION_RE.match(text) if text else None
+            match = _DURATION_RE.fullmatch(text) if text else None
             if match is None or not any(match.groups()):
                 raise ValueError(
                     "a duration must be a number of seconds or a string like '45s', '5m', '8h', '1h30m'"
@@ -54,7 +58,7 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
 
 def parse_clock(value: Any) -> float:
     """Seconds after midnight from a clock time ``"HH:MM"`` (00:00 .. 23:59). Raises ``ValueError``."""
-    match = _CLOCK_RE.match(value.strip()) if isinstance(value, str) else None
+    match = _CLOCK_RE.fullmatch(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise ValueError("a clock time must be 'HH:MM' between '00:00' and '23:59'")
     return int(match.group(1)) * 3600.0 + int(match.group(2)) * 60.0

@@ -10,14 +10,36 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from ..errors import TransferSimError
 
-__all__ = ["Problem", "ScenarioError", "from_validation_error"]
+__all__ = ["Problem", "ScenarioError", "from_validation_error", "refuse", "show", "shorten"]
 
 #: every distribution ``kind``; used to drop pydantic's union tags from field paths
 _KIND_TAGS = ("exponential", "constant", "deterministic", "lognormal", "gamma", "uniform", "erlang")
 _MISSING = object()
+#: the longest value (its repr) and the longest path or allowed list a problem line shows
+VALUE_LIMIT = 80
+TEXT_LIMIT = 200
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {
+    10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"
+}
+
+
+def shorten(text: str, limit: int = VALUE_LIMIT) -> str:
+    """``text`` on one line (control characters escaped), cut to ``limit`` characters with ``...``."""
+    text = text.translate(_CONTROL)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def show(value: Any, limit: int = VALUE_LIMIT) -> str:
+    """The repr of a bad value for a message: one line, at most ``limit`` characters."""
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested deeper than repr can go
+        text = f"<a {type(value).__name__} nested too deeply to show>"
+    return shorten(text, limit)
 
 
 class Problem(NamedTuple):
@@ -29,13 +51,18 @@ class Problem(NamedTuple):
     allowed: str | None = None
 
     def line(self, source: str | None) -> str:
-        """The problem as one line: ``file: path: message; got VALUE; allowed: ...``."""
-        parts = [p for p in (source, self.path) if p]
-        text = ": ".join(parts + [self.message])
+        """The problem as one line: ``file: path: message; got VALUE; allowed: ...``.
+
+        Why one short line whatever the input: the CLI prints it as is, and a value may be a
+        whole table or a string with newlines. Control characters are escaped; the value is cut
+        to 80 characters, the path, message and allowed list to 200, each with ``...``.
+        """
+        parts = [shorten(source, 4 * TEXT_LIMIT) if source else "", shorten(self.path, TEXT_LIMIT)]
+        text = ": ".join([p for p in parts if p] + [shorten(self.message, TEXT_LIMIT)])
         if self.value is not _MISSING:
-            text += f"; got {self.value!r}"
+            text += f"; got {show(self.value)}"
         if self.allowed:
-            text += f"; allowed: {self.allowed}"
+            text += f"; allowed: {shorten(self.allowed, TEXT_LIMIT)}"
         return text
 
 
@@ -51,6 +78,11 @@ class ScenarioError(TransferSimError):
         self.problems: list[Problem] = list(problems)
         self.source = source
         super().__init__("\n".join(p.line(source) for p in self.problems))
+
+
+def refuse(message: str, allowed: str) -> PydanticCustomError:
+    """An error for a validator to raise: reported as ``path: message; got VALUE; allowed: ALLOWED``."""
+    return PydanticCustomError("refused", "{message}", {"message": message, "allowed": allowed})
 
 
 def allowed_list(values: Sequence[Any]) -> str:
@@ -86,6 +118,58 @@ def _walk_path(loc: Sequence[Any], data: Any) -> tuple[list[str], Any]:
     return segs, node
 
 
+#: how a list is written in TOML, per field name (the last segment of the path)
+_LIST_FORMS = {
+    "services": "an array of tables ([[services]])",
+    "groups": "an array of tables ([[groups]])",
+    "agents": "an array of tables ([[agents]])",
+    "transfers": "an array of inline tables (transfers = [{ to = ..., probability = ... }])",
+    "profile": 'an array of ["HH:MM", rate_per_hour] pairs',
+}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _not_a_list(segs: list[str], value: Any) -> Problem:
+    """``services = {...}`` instead of ``[[services]]``: say so, in TOML words, without the table."""
+    path = ".".join(segs)
+    last = segs[-1] if segs else ""
+    field = last.split("[")[0].rsplit(".", 1)[-1]
+    if last.endswith("]") and field == "profile":
+        field, form = "a profile entry", 'a pair ["HH:MM", rate_per_hour]'
+    elif len(segs) == 1 and field in ("services", "groups", "agents"):
+        form = _LIST_FORMS[field]
+    elif field == "groups":  # a named agent's groups
+        form = 'an array of group names (groups = ["a", "b"])'
+    elif field in ("transfers", "profile"):
+        form = _LIST_FORMS[field]
+    else:
+        form = "an array"
+    message = f"{field or 'the value'} must be {form}, got {_type_name(value)}"
+    if isinstance(value, dict):  # never dump a whole table into the message
+        return Problem(path, message)
+    return Problem(path, message, value)
+
+
+#: strict-mode type errors, in the words of a TOML file
+_TYPE_MESSAGES = {
+    "int_type": "must be an integer (such as 3; not a boolean, a float such as 3.0, or a string)",
+    "float_type": "must be a number (such as 0.5 or 3; not a boolean or a string)",
+    "finite_number": "must be a finite number (not nan or inf)",
+    "string_type": "must be a string",
+}
+
+
 def from_validation_error(exc: ValidationError, data: Any, source: str | None) -> ScenarioError:
     """Build a :class:`ScenarioError` from a pydantic error, using the raw ``data`` to name list items."""
     problems: list[Problem] = []
@@ -104,6 +188,9 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
                     Problem(f"{path}.{field}" if path else field, "unknown field", _MISSING, ctx["allowed"])
                 )
             continue
+        if etype == "refused":
+            problems.append(Problem(path, ctx["message"], value, ctx["allowed"]))
+            continue
         if etype == "missing":
             problems.append(Problem(path, "required field is missing"))
             continue
@@ -117,6 +204,15 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
             continue
         if etype == "model_type" or etype == "model_attributes_type":
             problems.append(Problem(path, "expected a table (key = value pairs)", value))
+            continue
+        if etype in ("list_type", "tuple_type"):
+            problems.append(_not_a_list(segs, value))
+            continue
+        if etype == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+            problems.append(Problem(path, "too large for a number (it has no finite float value)", value))
+            continue
+        if etype in _TYPE_MESSAGES:
+            problems.append(Problem(path, _TYPE_MESSAGES[etype], value))
             continue
         msg = err["msg"]
         if msg.startswith("Value error, "):

@@ -7,18 +7,28 @@ reports share. Cross-references (groups, agents, transfer targets) are checked h
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from ._base import StrictModel
+from ._base import Int, LaxList, Real, StrictModel
 from .arrivals import Arrivals
 from .distributions import AnyDistribution
 from .durations import Clock, Duration, NonNegativeDuration, parse_clock
-from .errors import Problem, ScenarioError, allowed_list, from_validation_error
+from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse
 
 __all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
 
@@ -36,7 +46,7 @@ def _check_name(value: str) -> str:
 
 #: a group, service or agent name: non-empty, without '.', ':', '[' or ']' (they delimit paths and targets)
 Name = Annotated[str, AfterValidator(_check_name)]
-Probability = Annotated[float, Field(ge=0, le=1)]
+Probability = Annotated[Real, Field(ge=0, le=1)]
 
 
 class Simulation(StrictModel):
@@ -44,9 +54,18 @@ class Simulation(StrictModel):
 
     horizon: Duration
     warmup: NonNegativeDuration = 0.0
-    replications: int = Field(default=10, ge=1)
-    seed: int = Field(default=0, ge=0)
+    replications: Int = Field(default=10, ge=1)
+    seed: Int = Field(default=0, ge=0)
     start: Clock = "00:00"
+
+    @field_validator("warmup")
+    @classmethod
+    def _end_is_finite(cls, warmup: float, info: ValidationInfo) -> float:
+        horizon = info.data.get("horizon")
+        if horizon is not None and not math.isfinite(warmup + horizon):
+            raise refuse("out of range: warmup + horizon (the end of a run) overflows",
+                         "a warmup whose sum with the horizon is finite")
+        return warmup
 
     @property
     def start_seconds(self) -> float:
@@ -84,15 +103,15 @@ class Group(StrictModel):
     """A transfer group: anonymous agents, their handle time, routing and offer behaviour, transfers."""
 
     name: Name
-    agents: int = Field(default=0, ge=0)
-    max_concurrent: int = Field(default=1, ge=1)
+    agents: Int = Field(default=0, ge=0)
+    max_concurrent: Int = Field(default=1, ge=1)
     handle_time: AnyDistribution
     routing: Literal["longest_idle", "least_busy", "round_robin", "random"] = "longest_idle"
     offer_mode: Literal["sequential", "broadcast"] = "sequential"
     accept_delay: AnyDistribution | None = None
     reject_probability: Probability = 0.0
     offer_timeout: Duration | None = None
-    transfers: list[TransferRule] = Field(default_factory=list)
+    transfers: LaxList[TransferRule] = Field(default_factory=list)
 
     def anonymous_agents(self) -> list[str]:
         """Names of the anonymous agents: ``f"{name}-{i}"`` for i = 1..agents."""
@@ -103,8 +122,8 @@ class Agent(StrictModel):
     """A named agent, possibly in several groups, and targetable as ``"agent:NAME"``."""
 
     name: Name
-    groups: list[str] = Field(min_length=1)
-    max_concurrent: int = Field(default=1, ge=1)
+    groups: LaxList[str] = Field(min_length=1)
+    max_concurrent: Int = Field(default=1, ge=1)
 
 
 def _duplicates(kind: str, table: str, names: list[str]) -> list[Problem]:
@@ -121,14 +140,125 @@ def _duplicates(kind: str, table: str, names: list[str]) -> list[Problem]:
     return out
 
 
+def _anonymous_owner(name: str, counts: Mapping[str, int]) -> str | None:
+    """The group whose anonymous agent is called ``name`` (``"<group>-<i>"``, 1 <= i <= agents), if any.
+
+    Why not build the names: ``agents`` may be any 64-bit count; validation must not list them.
+    """
+    group, sep, number = name.rpartition("-")
+    if not sep or group not in counts or not (number.isascii() and number.isdigit()):
+        return None
+    if number != str(int(number)) or not 1 <= int(number) <= counts[group]:
+        return None
+    return group
+
+
+#: transfer probabilities summing to at least this count as 1 (float sums such as 0.1 * 10)
+_SUM_ONE = 1.0 - 1e-9
+
+
+def _endless_transfers(scenario: "Scenario") -> list[Problem]:
+    """Closed sets of groups whose rules always transfer again: a contact there never completes.
+
+    The routing graph has an edge from a group to the group whose rules handle a contact after a
+    transfer: the target group, or for ``agent:NAME`` that agent's first group (as the
+    simulation does). A group *can finish* a contact when its probabilities sum to < 1, or when
+    one of its own members is the target of one of its ``agent:NAME`` rules (that agent closes
+    the contact instead of transferring it to itself), or when it transfers to a group that can
+    finish. Groups that cannot finish always contain a closed cycle; each is reported once, by
+    naming the cycle (at the first of its groups in file order).
+    """
+    first_group = {a.name: a.groups[0] for a in scenario.agents}
+    members = {g.name: {a.name for a in scenario.agents if g.name in a.groups} for g in scenario.groups}
+    edges: dict[str, list[str]] = {}
+    finishes: set[str] = set()
+    for g in scenario.groups:
+        total = sum(r.probability for r in g.transfers)
+        nxt = []
+        for r in g.transfers:
+            if r.probability <= 0:
+                continue
+            if r.is_agent:
+                agent = r.to[len(AGENT_PREFIX) :]
+                if agent in members[g.name]:
+                    finishes.add(g.name)
+                nxt.append(first_group[agent])
+            else:
+                nxt.append(r.to)
+        edges[g.name] = list(dict.fromkeys(nxt))
+        if total < _SUM_ONE:
+            finishes.add(g.name)
+    changed = True
+    while changed:  # a group that can reach a finishing group can finish
+        changed = False
+        for name, nxt in edges.items():
+            if name not in finishes and any(t in finishes for t in nxt):
+                finishes.add(name)
+                changed = True
+    stuck = [g.name for g in scenario.groups if g.name not in finishes]
+    if not stuck:
+        return []
+
+    def reach(start: str) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for t in edges[todo.pop()]:
+                if t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+        return seen
+
+    reachable = {g: reach(g) for g in stuck}
+    problems = []
+    reported: set[str] = set()
+    for g in stuck:
+        # a closed set: every group reachable from g reaches g back (a bottom strongly connected component)
+        if g in reported or any(g not in reachable[t] for t in reachable[g]):
+            continue
+        closed = reachable[g]
+        reported |= closed
+        cycle = _cycle_from(g, edges, closed)
+        shown = " -> ".join(repr(n) for n in cycle)
+        problems.append(
+            Problem(f"groups.{g}.transfers",
+                    f"endless transfers: {shown} always transfer again (each group's transfer "
+                    "probabilities sum to 1), so a contact that gets there never completes",
+                    sorted(closed, key=list(edges).index) if len(closed) > 1 else g,
+                    "transfer probabilities summing to < 1 in at least one group of the cycle")
+        )
+    return problems
+
+
+def _cycle_from(start: str, edges: Mapping[str, list[str]], within: set[str]) -> list[str]:
+    """A shortest cycle from ``start`` back to it inside ``within`` (breadth first), as names."""
+    parent: dict[str, str] = {}
+    todo = [start]
+    while todo:
+        nxt = []
+        for node in todo:
+            for t in edges[node]:
+                if t not in within:
+                    continue
+                if t == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parent[path[-1]])
+                    return [start] + path[::-1][1:] + [start] if node != start else [start, start]
+                if t not in parent:
+                    parent[t] = node
+                    nxt.append(t)
+        todo = nxt
+    return [start]  # unreachable: a closed set always holds a cycle through each of its groups
+
+
 class Scenario(StrictModel):
     """A whole scenario; build with :func:`load_scenario` or :func:`scenario_from_dict`."""
 
     name: str = "scenario"
     simulation: Simulation
-    services: list[Service] = Field(min_length=1)
-    groups: list[Group] = Field(min_length=1)
-    agents: list[Agent] = Field(default_factory=list)
+    services: LaxList[Service] = Field(min_length=1)
+    groups: LaxList[Group] = Field(min_length=1)
+    agents: LaxList[Agent] = Field(default_factory=list)
 
     #: the file the scenario came from (for error messages of :meth:`with_changes`)
     _source: str | None = PrivateAttr(default=None)
@@ -143,7 +273,7 @@ class Scenario(StrictModel):
         group_set = set(groups)
         known_groups = allowed_list(groups)
         named = [a.name for a in self.agents]
-        anonymous = {n: g.name for g in self.groups for n in g.anonymous_agents()}
+        counts = {g.name: g.agents for g in self.groups}
 
         for s in self.services:
             if s.entry_group not in group_set:
@@ -151,10 +281,11 @@ class Scenario(StrictModel):
                     Problem(f"services.{s.name}.entry_group", "unknown group", s.entry_group, known_groups)
                 )
         for a in self.agents:
-            if a.name in anonymous:
+            owner = _anonymous_owner(a.name, counts)
+            if owner is not None:
                 problems.append(
                     Problem(f"agents.{a.name}.name",
-                            f"collides with an anonymous agent of group {anonymous[a.name]!r}", a.name,
+                            f"collides with an anonymous agent of group {owner!r}", a.name,
                             "a name not of the form '<group>-<number>' within a group's agent count")
                 )
             for i, g in enumerate(a.groups):
@@ -196,6 +327,8 @@ class Scenario(StrictModel):
                     Problem(f"groups.{g.name}.agents", "the group has no agent", g.agents,
                             "agents >= 1, or a named agent ([[agents]]) listing this group")
                 )
+        if not problems:  # the routing graph is only meaningful once every reference is valid
+            problems += _endless_transfers(self)
         if problems:
             raise PydanticCustomError("scenario_problems", "{count} problem(s)",
                                       {"count": len(problems), "problems": problems})
@@ -347,26 +480,47 @@ def scenario_from_dict(
     return scenario
 
 
+#: what a scenario file needs at least (the message for an empty file)
+_EMPTY = "the file is empty (or only comments); a scenario needs [simulation], [[services]] and [[groups]]"
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a TOML scenario file; its ``name`` defaults to the file stem.
 
-    Raises :class:`ScenarioError` for a missing file, a TOML syntax error (with line) or invalid content.
+    Raises :class:`ScenarioError` for a missing or unreadable file, text that is not UTF-8, a TOML
+    syntax error (with line), nesting too deep to parse, an empty file or invalid content. A UTF-8
+    byte-order mark at the start (as some Windows editors save) is ignored.
     """
     import tomllib
 
     p = Path(path)
     source = str(path)
     try:
-        text = p.read_bytes()
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ScenarioError([Problem("", "file not found")], source) from None
+    except IsADirectoryError:
+        raise ScenarioError([Problem("", "is a directory, not a scenario file")], source) from None
     except OSError as exc:
         raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror or exc}")], source) from None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError([Problem("", "the file is UTF-16 text; save it as UTF-8")], source)
     try:
-        data = tomllib.loads(text.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problem = Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        problem = Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start}); is it a TOML file?")
         raise ScenarioError([problem], source) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark: harmless, and TOML has no use for it
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"TOML syntax error: {exc}")], source) from None
-    return scenario_from_dict(data, name=p.stem, source=source)
+    except RecursionError:
+        raise ScenarioError([Problem("", "nested too deeply to read (arrays or tables inside each other "
+                                         "hundreds of levels deep)")], source) from None
+    if not data:
+        raise ScenarioError([Problem("", _EMPTY)], source)
+    try:
+        return scenario_from_dict(data, name=p.stem, source=source)
+    except RecursionError:
+        raise ScenarioError([Problem("", "a value is nested too deeply to check")], source) from None
