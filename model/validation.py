@@ -207,13 +207,22 @@ def build_scenario(case: Case, seed: int = DEFAULT_SEED, replications: int = DEF
     return scenario_from_dict(data)
 
 
+def case_seed(case: Case, seed: int = DEFAULT_SEED) -> int:
+    """The seed ``case`` runs with under the base ``seed``: each case its own random streams, so
+    that the cases of the grid are independent checks rather than one draw read eighteen times."""
+    from .sim.streams import derived_seed
+
+    return derived_seed(seed, case.name)
+
+
 def _replication_value(args: tuple[Case, int, int]) -> tuple[float, dict[str, float]]:
     """Run one replication of a case: the simulated figure and a few diagnostics."""
     from .sim import run_replication
 
     case, seed, rep = args
-    sc = build_scenario(case, seed)
-    out = run_replication(sc, seed, rep, keep_events=False, timeline_step=None)
+    own = case_seed(case, seed)
+    sc = build_scenario(case, own)
+    out = run_replication(sc, own, rep, keep_events=False, timeline_step=None)
     s = out.by_service["chat"].counts
     diag = {"arrivals": float(s["arrivals"])}
     if case.stage == "queue":

@@ -34,6 +34,13 @@ def stream(seed: int, replication: int, purpose: str, name: str = "") -> np.rand
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=key)))
 
 
+def derived_seed(seed: int, name: str) -> int:
+    """A seed of its own for ``name`` under ``seed``: independent runs that share a base seed
+    (the cases of a validation grid) must not draw the same numbers, or their errors correlate."""
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()),))
+    return int(ss.generate_state(1, np.uint32)[0])
+
+
 def uniform_sampler(rng: np.random.Generator) -> Callable[[], float]:
     """One U(0,1) draw per call, drawn from ``rng`` in blocks (fast in the hot path)."""
     return block_sampler(lambda: rng.random(BLOCK))
