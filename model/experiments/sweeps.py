@@ -419,12 +419,44 @@ def run_sweep(
             if on_point is not None:
                 on_point({"point": ids[i], "params": points[i], "done": finished, "total": len(points)})
 
+        def recover(suspects: list[tuple[int, int]]) -> None:
+            """A worker died and took the pool down: every call in it is lost, and any of them may
+            be the one that killed it. Settle what finished, replace the pool, then run each lost
+            call alone: the one whose worker dies again is the culprit, the others just complete."""
+            for fut in list(inflight):
+                item = inflight.pop(fut)
+                tag, value = outcome(fut) if fut.done() else ("broken", None)
+                if tag == "broken":
+                    suspects.append(item)
+                else:
+                    take(item, tag, value)
+            runner.restart()
+            for item in sorted(set(suspects)):
+                if item[0] in failed:
+                    continue
+                tag, value = outcome(runner.run_alone(*args(item)))
+                if tag == "broken":  # a pool that cannot run a call alone: blame the call
+                    tag, value = "error", {"type": "WorkerDied", "message": "worker process died",
+                                           "error": "WorkerDied: worker process died", "traceback": ""}
+                take(item, tag, value)
+
         while queue or inflight:
+            broken = False
             while queue and len(inflight) < runner.window:
                 item = queue.popleft()
                 if item[0] in failed:
                     continue
-                inflight[runner.submit(*args(item))] = item
+                try:
+                    inflight[runner.submit(*args(item))] = item
+                except Exception as err:
+                    if not runner.is_broken(err):
+                        raise
+                    queue.appendleft(item)  # never ran: not a suspect
+                    broken = True
+                    break
+            if broken:
+                recover([])
+                continue
             if not inflight:
                 continue
             suspects: list[tuple[int, int]] = []
@@ -437,26 +469,8 @@ def run_sweep(
                     suspects.append(item)
                 else:
                     take(item, tag, value)
-            if not suspects:
-                continue
-            # A worker died and took the pool down: every call in it is lost, and any of them may
-            # be the one that killed it. Settle what finished, replace the pool, then run each lost
-            # call alone: the one whose worker dies again is the culprit, the others just complete.
-            for fut in list(inflight):
-                item = inflight.pop(fut)
-                tag, value = outcome(fut) if fut.done() else ("broken", None)
-                if tag == "broken":
-                    suspects.append(item)
-                else:
-                    take(item, tag, value)
-            runner.restart()
-            for item in sorted(suspects):
-                if item[0] in failed:
-                    continue
-                tag, value = outcome(runner.run_alone(*args(item)))
-                take(item, "error" if tag == "broken" else tag, value if tag != "broken" else
-                     {"type": "WorkerDied", "message": "worker process died", "error": "WorkerDied: worker process died",
-                      "traceback": ""})
+            if suspects:
+                recover(suspects)
     except BaseException:
         runner.cancel(list(inflight))
         raise
