@@ -2,16 +2,60 @@
 
 from __future__ import annotations
 
+import math
+import os
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
+
+# the click that typer runs on (typer >= 0.2x vendors its own copy as typer._click)
+_click_exceptions = sys.modules[typer.BadParameter.__module__]
+
+
+class _OneLineErrors(TyperGroup):
+    """The command group: a usage error (a bad option value, a missing argument) and any error
+    transfer-sim raises on purpose print one line ``error: ...`` on stderr and exit 2, never a
+    traceback or a framed usage block."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        from .errors import TransferSimError
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click_exceptions.NoArgsIsHelpError as err:
+            err.show()
+            sys.exit(err.exit_code)
+        except _click_exceptions.ClickException as err:
+            message = " ".join(err.format_message().split())
+            where = getattr(getattr(err, "ctx", None), "command_path", None)
+            hint = f" (see '{where} --help')" if where else ""
+            _error_line(f"{message}{hint}")
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            _error_line("aborted")
+            sys.exit(1)
+        except TransferSimError as err:
+            _error_line(str(err))
+            sys.exit(2)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(
+    cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     help="Simulate and test the lifecycle of a contact transfer in a chat contact center.",
 )
+
+
+def _error_line(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
 
 
 @app.callback()
@@ -20,9 +64,91 @@ def _root() -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print ``message`` on stderr and exit non-zero (bad input is exit status 2)."""
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    """Print ``message`` on stderr and exit non-zero (bad input is exit status 2; a failure to
+    write, such as a full disk, is 1)."""
+    _error_line(message)
     raise typer.Exit(code)
+
+
+# -- shared argument checks -------------------------------------------------------------------------
+def parse_target(text: Any, metric: str, option: str = "--target") -> float:
+    """A target for ``metric`` as typed: ``0.05`` or ``5%`` (a percentage is read as /100).
+
+    Refuses NaN and infinities, and values outside the metric's range: a proportion
+    (``results.metrics.PROPORTIONS``: rates, service levels, occupancy) must lie in [0, 1], any
+    other figure (counts, times, per-transfer ratios) must be >= 0. Exits 2 with one line naming
+    ``option`` and the allowed range.
+    """
+    from .results.metrics import PROPORTIONS
+
+    raw = str(text).strip()
+    percent = raw.endswith("%")
+    body = raw[:-1].strip() if percent else raw
+    proportion = metric in PROPORTIONS
+    allowed = ("a proportion from 0 to 1, e.g. 0.05 or 5%" if proportion
+               else "a number >= 0 (not a percentage)")
+    try:
+        value = float(body)
+    except ValueError:
+        fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
+    if not math.isfinite(value):
+        fail(f"{option} must be a finite number: for {metric}, {allowed}; got {raw!r}")
+    if percent:
+        if not proportion:
+            fail(f"{option} {raw} is a percentage, but {metric} is not a proportion: give {allowed}")
+        value /= 100.0
+    if value < 0 or (proportion and value > 1):
+        fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
+    return value + 0.0  # -0.0 -> 0.0
+
+
+def check_metric(name: str, option: str, allowed: Any) -> str:
+    """``name`` if it is one of ``allowed``, else exit 2 listing them."""
+    allowed = list(allowed)
+    if name not in allowed:
+        fail(f"{option} {name!r} is not a metric; allowed: {', '.join(allowed)}")
+    return name
+
+
+def _check_force(work: Any, force: bool, what: str) -> None:
+    from .workload import WorkTooLarge, check_work
+
+    try:
+        check_work(work, force, what=what)
+    except WorkTooLarge as err:
+        fail(str(err))
+
+
+def _expect(work: Any, parallel: int = 1) -> None:
+    """One line on stderr when the work is expected to take more than ~10 s (also without a terminal)."""
+    from .workload import PROGRESS_NOTE_SECONDS, format_seconds
+
+    seconds = work.seconds / max(1, parallel)
+    if seconds > PROGRESS_NOTE_SECONDS:
+        typer.echo(f"{format_seconds(seconds)} expected (~{work.events:.2g} events"
+                   f"{f' on {parallel} processes' if parallel > 1 else ''})", err=True)
+
+
+def _oserror(err: OSError, tmp: Path | None = None, final: Path | None = None) -> str:
+    """``cannot write PATH: REASON`` naming the final path (not a hidden temporary one)."""
+    name = err.filename if err.filename is not None else (final if final is not None else "?")
+    name = str(name)
+    if tmp is not None and final is not None and name.startswith(str(tmp)):
+        name = str(final) + name[len(str(tmp)):]
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"cannot write {name}: {reason}"
+
+
+def _writable_folder(out: Path, option: str = "--out") -> None:
+    """Exit 2 when ``out`` cannot become a folder: an ancestor is a file, or is not writable."""
+    p = out.absolute()
+    for anc in [p, *p.parents]:
+        if anc.exists():
+            if not anc.is_dir():
+                fail(f"{option} {out}: {anc} is a file, not a folder")
+            if anc != p and not os.access(anc, os.W_OK | os.X_OK):
+                fail(f"{option} {out}: cannot write into {anc} (permission denied)")
+            return
 
 
 @app.command("model")
@@ -98,73 +224,139 @@ def format_figures(result, scope: str, key: str, figures=MAIN_FIGURES) -> list[s
     return lines
 
 
+def _check_run_out(out: Path, force: bool, option: str = "--out") -> None:
+    """``run --out D``: D must be new, an empty folder, or (with ``force``) an earlier run's output."""
+    from .results.result import describe_folder, folder_kind
+
+    kind = folder_kind(out)
+    if kind == "file":
+        fail(f"{option} {out} is a file, not a folder; give a folder path")
+    if kind == "run" and not force:
+        fail(f"{option} {out} already holds an earlier run's output (run.json); use --force to replace it")
+    if kind not in (None, "run"):
+        fail(f"{option} {out} holds {describe_folder(out)}; 'run --out' writes into a new or empty folder "
+             "(or over an earlier run's output with --force)")
+    _writable_folder(out, option)
+
+
+def _run_lines(result: Any, sc: Any, json_out: bool) -> list[str]:
+    if json_out:
+        return [result.to_json(indent=2)]
+    lines = [f"{sc.name}: {result.replications} replications, seed {result.seed}, "
+             f"horizon {sc.simulation.horizon / 3600:g} h after {sc.simulation.warmup / 60:g} min warm-up",
+             "mean (95 % CI over replications)", "overall"]
+    lines += format_figures(result, "overall", "all")
+    for t in sorted(result.metrics.query("scope == 'target'").key.unique()):
+        if result.metric("transfers_requested", "target", t)[0] > 0:
+            lines.append(f"transfers to {t}")
+            lines += format_figures(result, "target", t)
+    lines.append("agent occupancy")
+    for g in result.metrics.query("scope == 'group'").key.unique():
+        mean, lo, hi = result.metric("agent_occupancy", "group", g)
+        lines.append(f"  {g:<28}{_percent(mean):>9}  ({_percent(lo)} - {_percent(hi)})")
+    return lines
+
+
+def write_run(result: Any, out: Path, report: bool = False) -> Path | None:
+    """Write a run's output (and its report) as a whole: into a hidden temporary folder next to
+    ``out``, then renamed into place (an earlier output there is swapped out). A crash or a full
+    disk leaves the earlier ``out`` (or none) and, after SIGKILL only, a hidden ``.NAME.part-PID``
+    that the next run next to it removes. Returns the report's index.html (in ``out``) or ``None``."""
+    import shutil
+
+    from .results.result import replace_folder, temp_folder
+
+    tmp = temp_folder(out)
+    try:
+        result.to_parquet(tmp)
+        index = None
+        if report:
+            from .report import build_report
+
+            index = out / build_report(result, tmp).relative_to(tmp)
+        replace_folder(tmp, out)
+        return index
+    except OSError as err:
+        name = str(err.filename) if err.filename is not None else str(out)
+        if name.startswith(str(tmp)):
+            name = str(out) + name[len(str(tmp)):]
+        raise OSError(err.errno, err.strerror or str(err), name) from err
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 @app.command("run")
 def run_cmd(
     scenario: Path = typer.Argument(..., help="Scenario file (TOML)."),
     replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, help="Default: the scenario's."),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Default: the scenario's."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the event log (Parquet) and metrics (CSV) here."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the event log (Parquet) and metrics (CSV) into "
+                                       "this new folder, as a whole (docs/limits.md)."),
     keep_events: bool = typer.Option(True, "--keep-events/--no-events", help="Keep the event log (memory grows with it)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report (and its PNGs) into "
                                 "--out, or reports/<name>/ (data too) when --out is not given."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier run's output in --out, and run even "
+                               "above the work bounds of docs/limits.md."),
 ) -> None:
     """Simulate a scenario over replications and print its figures with 95 % confidence intervals."""
-    import sys
-
     from tqdm.auto import tqdm
 
     from .sim import simulate
+    from .workload import estimate_work
 
     sc = load_or_fail(scenario)
-    if report and out is None:
+    default_out = report and out is None
+    if default_out:
         out = Path("reports") / sc.name
-    n = replications or sc.simulation.replications
-    with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
-        result = simulate(sc, seed=seed, replications=n, keep_events=keep_events or out is not None,
-                          progress=lambda done: bar.update(1))
     if out is not None:
-        result.to_parquet(out)
-    if json_out:
-        typer.echo(result.to_json(indent=2))
-        return
-    typer.echo(f"{sc.name}: {result.replications} replications, seed {result.seed}, "
-               f"horizon {sc.simulation.horizon / 3600:g} h after {sc.simulation.warmup / 60:g} min warm-up")
-    typer.echo("mean (95 % CI over replications)")
-    typer.echo("overall")
-    for line in format_figures(result, "overall", "all"):
-        typer.echo(line)
-    for t in sorted(result.metrics.query("scope == 'target'").key.unique()):
-        if result.metric("transfers_requested", "target", t)[0] > 0:
-            typer.echo(f"transfers to {t}")
-            for line in format_figures(result, "target", t):
+        # the default report folder is this command's own: an earlier run there is replaced
+        _check_run_out(out, force or default_out)
+    n = replications or sc.simulation.replications
+    keep = keep_events or out is not None
+    work = estimate_work(sc, n, keep_events=keep, timeline_step=300.0)
+    _check_force(work, force, "this run")
+    _expect(work)
+    with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
+        result = simulate(sc, seed=seed, replications=n, keep_events=keep,
+                          progress=lambda done: bar.update(1), force=True)
+    lines = _run_lines(result, sc, json_out)
+    index = None
+    if out is not None:
+        try:
+            index = write_run(result, out, report)
+        except OSError as err:
+            for line in lines:  # the figures are never lost
                 typer.echo(line)
-    typer.echo("agent occupancy")
-    for g in result.metrics.query("scope == 'group'").key.unique():
-        mean, lo, hi = result.metric("agent_occupancy", "group", g)
-        typer.echo(f"  {g:<28}{_percent(mean):>9}  ({_percent(lo)} - {_percent(hi)})")
+            fail(f"{_oserror(err)}; {out} was left as it was (the figures are above)", code=1)
+    for line in lines:
+        typer.echo(line)
+    if json_out:
+        return
     if out is not None:
         typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv, run.json)")
-    if report:
-        from .report import build_report
-
-        typer.echo(f"wrote {build_report(result, out)}")
+    if index is not None:
+        typer.echo(f"wrote {index}")
 
 
 @app.command("report")
 def report_cmd(
     results: Path = typer.Argument(..., help="A folder written by 'run --out' (or 'sweep --out')."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>/)."),
-    target: Optional[float] = typer.Option(None, "--target", min=0, max=1,
-                                           help="Target transfer abandonment rate, e.g. 0.05 (drawn, and used to recommend)."),
+    target: Optional[str] = typer.Option(None, "--target",
+                                         help="Target transfer abandonment rate, e.g. 0.05 or 5% (drawn, and used to recommend)."),
 ) -> None:
     """Write a self-contained HTML report (charts embedded, no network needed) and its PNGs."""
     from .report import ReportError, build_report
 
+    goal = None if target is None else parse_target(target, "transfer_abandonment_rate")
     try:
-        index = build_report(results, out, target=target)
+        index = build_report(results, out, target=goal)
     except ReportError as err:
         fail(str(err))
+    except OSError as err:
+        fail(_oserror(err, final=out), code=1)
     typer.echo(f"wrote {index}")
 
 
@@ -268,6 +460,55 @@ def estimate_cmd(
 _SWEEP_METRICS = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean"]
 
 
+def folder_kind_of(path: Path) -> str | None:
+    from .results.result import folder_kind
+
+    return folder_kind(path)
+
+
+def _heaviest(sc: Any, candidates: dict[str, list[Any]], replications: int, **kw: Any) -> Any:
+    """The work of the heaviest variant of ``sc``: each path set to the candidate value (of its
+    list) giving the most events, all together; a value the scenario refuses is skipped (the
+    command reports it in its own words)."""
+    from .scenario import ScenarioError
+    from .workload import estimate_work
+
+    chosen: dict[str, Any] = {}
+    for path, values in candidates.items():
+        best = None
+        for v in values:
+            try:
+                w = estimate_work(sc.with_changes({path: v}), replications, **kw)
+            except (ScenarioError, ValueError, TypeError, KeyError):
+                continue
+            if best is None or w.events > best[0]:
+                best = (w.events, v)
+        if best is not None:
+            chosen[path] = best[1]
+    try:
+        return sc.with_changes(chosen) if chosen else sc
+    except (ScenarioError, ValueError, TypeError, KeyError):
+        return sc
+
+
+def _ends(values: list[Any]) -> list[Any]:
+    """The values worth estimating: first, last, smallest and largest number."""
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    picks = [values[0], values[-1]] + ([min(nums), max(nums)] if nums else [])
+    out: list[Any] = []
+    for v in picks:
+        if not any(v is w or (type(v) is type(w) and v == w) for w in out):
+            out.append(v)
+    return out
+
+
+def _sweep_work(sc: Any, grid: dict[str, list[Any]], replications: int, points: int) -> Any:
+    from .workload import estimate_work
+
+    worst = _heaviest(sc, {p: _ends(v) for p, v in grid.items()}, replications)
+    return estimate_work(worst, replications, points)
+
+
 def _executor_option(executor: str, scheduler: Optional[str]) -> str:
     if scheduler:
         return scheduler if "://" in scheduler else f"tcp://{scheduler}"
@@ -302,7 +543,9 @@ def sweep_cmd(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bar with ETA (default: on a terminal)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report into the store folder."),
-    target: Optional[float] = typer.Option(None, "--target", help="Target transfer abandonment rate drawn in the report."),
+    target: Optional[str] = typer.Option(None, "--target",
+                                         help="Target transfer abandonment rate drawn in the report, e.g. 0.05 or 5%."),
+    force: bool = typer.Option(False, "--force", help="Run even above the work bounds of docs/limits.md."),
 ) -> None:
     """Run a scenario over a grid of changes, with common random numbers; resumable.
 
@@ -312,21 +555,31 @@ def sweep_cmd(
     import json
 
     from .experiments import ExperimentError, SweepResult, parse_vary, run_sweep
+    from .experiments.grid import check_grid_size
     from .experiments.store import arguments_hash
-    from .experiments.sweeps import grid_points, sweep_arguments
+    from .experiments.sweeps import sweep_arguments
+    from .results.metrics import METRICS
     from .scenario import ScenarioError, load_scenario
 
+    for name in metrics or ():
+        check_metric(name, "--metric", METRICS)
+    goal = None if target is None else parse_target(target, "transfer_abandonment_rate")
     ex = _executor_option(executor, scheduler)
     try:
         sc = load_scenario(scenario)
         grid = parse_vary(vary)
+        total = check_grid_size(grid)
         n = replications or sc.simulation.replications
         s = sc.simulation.seed if seed is None else seed
+        work = _sweep_work(sc, grid, n, total)
+        _check_force(work, force, "this sweep")
         if out is None:
             digest = arguments_hash(sweep_arguments(sc, grid, n, s, not independent))
             out = Path("reports") / "sweeps" / f"{scenario.stem}-{digest[:12]}"
-        total = len(grid_points(grid))
+        if folder_kind_of(out) == "file":
+            fail(f"--out {out} is a file, not a folder; give a folder path")
         typer.echo(f"sweep: {total} points x {n} replications -> {out}", err=True)
+        _expect(work, 1 if ex == "serial" else (workers or os.cpu_count() or 1))
         result: SweepResult = run_sweep(
             sc, grid, n, seed=s, out=out, executor=ex, workers=workers, progress=progress,
             common_random_numbers=not independent,
@@ -339,7 +592,8 @@ def sweep_cmd(
                     err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(130)
     except OSError as err:
-        fail(f"cannot run the sweep: {err}")
+        fail(f"{_oserror(err, final=out)}; the points stored so far are kept in {out}: "
+             "free space or fix the folder, then run the same command again to resume", code=1)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:
@@ -355,7 +609,10 @@ def sweep_cmd(
     if report:
         from .report import build_report
 
-        typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=target)}")
+        try:
+            typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=goal)}")
+        except OSError as err:
+            fail(f"{_oserror(err, final=out)}; the sweep itself is stored in {out}", code=1)
     for f in result.failures:
         typer.secho(f"failed point {f['point']} {f['params']}: {f['error']}", err=True, fg=typer.colors.RED)
     if result.failures:
@@ -368,7 +625,8 @@ def sweep_cmd(
 def tune_cmd(
     scenario: Path = typer.Argument(..., help="Scenario TOML file."),
     metric: str = typer.Option(..., "--metric", "-m", help="e.g. transfer_abandonment_rate"),
-    target: float = typer.Option(..., "--target", "-t", help="The threshold to meet with 95 % confidence."),
+    target: str = typer.Option(..., "--target", "-t",
+                               help="The threshold to meet with 95 % confidence, e.g. 0.05 or 5% for a rate."),
     param: str = typer.Option(..., "--param", "-p", help="Scenario path, e.g. groups.billing.agents"),
     range_: str = typer.Option(..., "--range", metavar="LOW..HIGH", help="Values to search, e.g. 10..300."),
     scope: str = typer.Option("overall", "--scope", help="overall | service:NAME | target:NAME | group:NAME"),
@@ -389,6 +647,7 @@ def tune_cmd(
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bars (default: on a terminal)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report (into --out, or reports/<name>-tune/)."),
+    force: bool = typer.Option(False, "--force", help="Run even above the work bounds of docs/limits.md."),
 ) -> None:
     """Find the smallest setting of --param that meets --target with 95 % confidence.
 
@@ -398,12 +657,36 @@ def tune_cmd(
     import json
 
     from .experiments import ExperimentError, tune
+    from .experiments.grid import parse_range
+    from .experiments.tuning import parse_scope
+    from .results.metrics import METRICS
+    from .results.result import describe_folder
     from .scenario import ScenarioError
+    from .workload import estimate_work
 
+    check_metric(metric, "--metric", [*METRICS, "agent_occupancy"])
+    goal = parse_target(target, metric)
     ex = _executor_option(executor, scheduler)
     try:
+        parse_scope(scope)
+        lo, hi, _ = parse_range(range_)
+    except ExperimentError as err:
+        fail(str(err))
+    if resolution is not None and not (math.isfinite(resolution) and resolution > 0):
+        fail(f"--resolution must be a finite number > 0, got {resolution}")
+    if out is not None and folder_kind_of(out) not in (None, "tune"):
+        fail(f"--out {out} holds {describe_folder(out)}; 'tune --out' writes into a new or empty folder "
+             "(or over an earlier tuning's output)")
+    sc = load_or_fail(scenario)
+    n = replications or sc.simulation.replications
+    steps = math.ceil(math.log2(max((hi - lo) / (resolution or 1), 1))) if hi > lo else 0
+    worst = _heaviest(sc, {param: [lo, hi]}, n)
+    work = estimate_work(worst, n, grid + steps)
+    _check_force(work, force, "this tuning")
+    _expect(work, 1 if ex == "serial" else (workers or os.cpu_count() or 1))
+    try:
         result = tune(
-            scenario, metric, target, param, range_, scope=scope, direction=direction,
+            sc, metric, goal, param, range_, scope=scope, direction=direction,
             replications=replications, seed=seed, grid=grid,
             resolution=(int(resolution) if resolution is not None and float(resolution).is_integer() else resolution),
             executor=ex, workers=workers, progress=progress,
@@ -411,33 +694,38 @@ def tune_cmd(
     except (ScenarioError, ExperimentError) as err:
         fail(str(err))
     except OSError as err:
-        fail(f"cannot run: {err}")
-    if out is not None:
-        result.to_files(out)
+        fail(f"cannot run: {err}", code=1)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
-        return
-    where = "overall" if result.scope == "overall" else f"{result.scope} {result.key}"
-    typer.echo(f"{metric} ({where}; {result.direction} is better; {result.replications} replications, "
-               f"seed {result.seed}) explored over {param}:")
-    typer.echo(result.explored.to_string(index=False))
-    if result.found:
-        typer.echo(f"\nrecommended {param} = {result.recommended}: {result.reason}")
     else:
-        typer.echo(f"\nnone: {result.reason}")
+        where = "overall" if result.scope == "overall" else f"{result.scope} {result.key}"
+        typer.echo(f"{metric} ({where}; {result.direction} is better; {result.replications} replications, "
+                   f"seed {result.seed}) explored over {param}:")
+        typer.echo(result.explored.to_string(index=False))
+        if result.found:
+            typer.echo(f"\nrecommended {param} = {result.recommended}: {result.reason}")
+        else:
+            typer.echo(f"\nnone: {result.reason}")
     if out is not None:
-        typer.echo(f"wrote {out}/explored.parquet, explored.csv, tune.json")
+        try:
+            result.to_files(out)
+        except OSError as err:
+            fail(f"{_oserror(err, final=out)}; the result above was not stored", code=1)
+        if not as_json:
+            typer.echo(f"wrote {out}/explored.parquet, explored.csv, tune.json")
     if report:
         from .report import build_report
-        from .scenario import load_scenario
 
-        sc = load_scenario(scenario)
         frame = result.explored[[param, "mean", "ci_low", "ci_high", "n"]].assign(
             scope=result.scope, key=result.key, metric=metric
         )
         folder = out if out is not None else Path("reports") / f"{sc.name}-tune"
-        index = build_report(sc, folder, sweep=frame, tune=result.to_dict(), target=target)
-        typer.echo(f"wrote {index}")
+        try:
+            index = build_report(sc, folder, sweep=frame, tune=result.to_dict(), target=goal)
+        except OSError as err:
+            fail(f"{_oserror(err, final=folder)}; the result above is not in a report", code=1)
+        if not as_json:
+            typer.echo(f"wrote {index}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -70,6 +70,8 @@ class Work:
         seconds: expected duration on one core (:data:`EVENTS_PER_SECOND`).
         replications, points: the multipliers.
         parts: per-replication events by cause, ``{cause: events}`` (the biggest is named on refusal).
+        logged_per_replication: the part of ``per_replication`` that becomes event-log rows
+            (contacts, transfers, offers; not agent set-up or timeline samples).
     """
 
     events: float
@@ -79,6 +81,7 @@ class Work:
     points: int = 1
     keep_events: bool = False
     parts: dict[str, float] = field(default_factory=dict)
+    logged_per_replication: float = 0.0
 
     @property
     def seconds(self) -> float:
@@ -114,18 +117,18 @@ def _num(x: float) -> str:
 
 
 def format_seconds(s: float) -> str:
-    """A readable duration: "40 s", "12 min", "3.1 h", "42 days", "forever"."""
+    """A readable duration: "about 40 s", "about 12 min", "about 3.1 h", "more than a million years"."""
     if not math.isfinite(s) or s > 1e6 * 86400 * 365:
-        return "longer than a million years"
+        return "more than a million years"
     if s < 90:
-        return f"{max(s, 0):.0f} s"
+        return f"about {max(s, 0):.0f} s"
     if s < 90 * 60:
-        return f"{s / 60:.0f} min"
+        return f"about {s / 60:.0f} min"
     if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
+        return f"about {s / 3600:.1f} h"
     if s < 2 * 365 * 86400:
-        return f"{s / 86400:.0f} days"
-    return f"{s / (365 * 86400):.2g} years"
+        return f"about {s / 86400:.0f} days"
+    return f"about {s / (365 * 86400):.2g} years"
 
 
 def _mul(*xs: float) -> float:
@@ -237,6 +240,7 @@ def estimate_work(
                     f"(transfer probabilities from group {gname})", _mul(transfers, EVENTS_PER_TRANSFER))
                 add(f"up to {_num(offers)} offers per transfer to {rule.to}{why}",
                     _mul(transfers, offers, EVENTS_PER_OFFER))
+    logged = _inf_if_nan(sum(parts.values()))
     add(f"{_num(n_agents)} agents set up per replication", n_agents * AGENT_COST)
     samples = 0.0
     if timeline_step:
@@ -247,7 +251,7 @@ def estimate_work(
     total = _mul(points, replications, per_rep) + points * POINT_COST * (points > 1)
     memory = n_agents * BYTES_PER_AGENT + _mul(replications, samples, len(scenario.groups), BYTES_PER_SAMPLE)
     if keep_events:
-        memory += _mul(replications, per_rep, BYTES_PER_EVENT)
+        memory += _mul(replications, logged, BYTES_PER_EVENT)
     return Work(
         events=_inf_if_nan(total),
         per_replication=_inf_if_nan(per_rep),
@@ -256,6 +260,7 @@ def estimate_work(
         points=int(points),
         keep_events=keep_events,
         parts=parts,
+        logged_per_replication=logged,
     )
 
 
@@ -281,13 +286,14 @@ def check_work(work: Work, force: bool = False, *, what: str = "this run", overr
         return work
     if not work.events <= MAX_EVENTS:
         raise WorkTooLarge(
-            f"{what} would simulate about {_num(work.events)} events ({work.describe()}), about "
+            f"{what} would simulate about {_num(work.events)} events ({work.describe()}), "
             f"{format_seconds(work.seconds)} on one core; the limit is {MAX_EVENTS:.0e} events per command "
             f"(docs/limits.md); use {override} to run it anyway"
         )
     if not work.memory_bytes <= MAX_MEMORY_BYTES:
-        if work.keep_events and work.replications * work.per_replication * BYTES_PER_EVENT >= work.memory_bytes / 2:
-            cause = f"an event log of about {_num(work.replications * work.per_replication)} events kept in memory"
+        log = _mul(work.replications, work.logged_per_replication)
+        if work.keep_events and _mul(log, BYTES_PER_EVENT) >= work.memory_bytes / 2:
+            cause = f"an event log of about {_num(log)} events kept in memory"
             hint = "run without the event log (--no-events, no --out), or use "
         else:
             cause = work.biggest()

@@ -43,6 +43,7 @@ def simulate(
     keep_events: bool = True,
     timeline_step: float | None = 300.0,
     progress: bool | Callable[[int], None] = False,
+    force: bool = False,
 ) -> SimulationResult:
     """Simulate ``scenario`` (a :class:`~model.scenario.Scenario` or a path to a TOML file).
 
@@ -54,12 +55,18 @@ def simulate(
             (metrics are counted as the run goes).
         timeline_step: seconds between samples of the timeline (``None``: no timeline).
         progress: show a ``tqdm.auto`` bar, or a callback given the replications done.
+        force: run even when the estimated work exceeds the bounds of docs/limits.md (otherwise
+            :class:`~model.workload.WorkTooLarge` is raised before anything runs).
     """
     sc = _load(scenario)
     seed = sc.simulation.seed if seed is None else int(seed)
     n = sc.simulation.replications if replications is None else int(replications)
     if n < 1:
         raise ValueError(f"replications must be >= 1, got {n}")
+    from ..workload import check_work, estimate_work
+
+    check_work(estimate_work(sc, n, keep_events=keep_events, timeline_step=timeline_step), force,
+               what="this simulation", override="force=True")
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
