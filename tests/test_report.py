@@ -151,3 +151,78 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path) -> None:
         return bool((np.abs(rgb.astype(int) - target).sum(axis=1) < 30).sum() > 200)
 
     assert near("#0072B2") and near("#E69F00")
+
+
+# -- a sweep with failed points ------------------------------------------------------------------
+AGENTS = "groups.billing.agents"
+
+
+def _fails_at_90_4(scenario, seed, reps):
+    from model.experiments.sweeps import run_chunk
+    from model.lifecycle import EventNotAllowed
+
+    if scenario.services[0].transfer_timeout == 90 and scenario.group("billing").agents == 4:
+        raise EventNotAllowed("offer", "abandoned_transfer", "x")
+    return run_chunk(scenario, seed, reps)
+
+
+REASON = "EventNotAllowed: event &#39;offer&#39; is not allowed in state &#39;abandoned_transfer&#39;: x"
+
+
+@pytest.fixture(scope="module")
+def failed_sweep(tmp_path_factory):
+    from model.experiments import SweepFailed, run_sweep
+
+    out = tmp_path_factory.mktemp("failed") / "store"
+    with pytest.raises(SweepFailed) as info:
+        run_sweep(small_scenario(), {TIMEOUT: [30, 90], AGENTS: [3, 4]}, 2, executor="serial", progress=False,
+                  chunk_fn=_fails_at_90_4, out=out)
+    return info.value.result
+
+
+def _check_failed_report(html: str) -> None:
+    first = re.search(r'id="answer">\s*<p>([^<]+)</p>', html).group(1)
+    assert first.startswith("1 of 4 points failed")
+    # the table: the failed point's figures read "failed", the others are numbers
+    rows = re.findall(r"<tr>(<td[^\n]*)</tr>", html[html.index("<h3>Sweep</h3>"):])
+    failed = [r for r in rows if "failed" in r]
+    assert len(failed) == 1 and re.findall(r"<td[^>]*>([^<]*)</td>", failed[0]) == ["90", "4", "failed", "failed", "failed"]
+    assert failed[0].count('class="num failed"') == 3
+    assert len(rows) == 4
+    # the list of failed points, with the reason, under the charts
+    listed = html.index('id="failed-points"')
+    assert html.index('id="fig-heatmap"') < listed < html.index('id="tables"')
+    section = html[listed: html.index("</section>", listed)]
+    assert "p0003" in section and f"{TIMEOUT} = 90, {AGENTS} = 4" in section and REASON in section
+
+
+def test_a_sweep_report_marks_failed_points_and_says_why(failed_sweep, tmp_path) -> None:
+    index = build_report(small_scenario(), tmp_path / "rep", sweep=failed_sweep.summary,
+                         failures=failed_sweep.failures, target=0.1)
+    _check_failed_report(index.read_text())
+    assert (tmp_path / "rep" / "heatmap.png").exists()
+
+
+def test_a_sweep_folder_report_reads_its_failures(failed_sweep, tmp_path) -> None:
+    index = build_report(failed_sweep.out, tmp_path / "rep")
+    _check_failed_report(index.read_text())
+
+
+def test_the_heat_map_draws_a_failed_cell_grey_with_the_word(failed_sweep) -> None:
+    from model.report import _failed_heatmap
+
+    fig = _failed_heatmap(failed_sweep.summary, failed_sweep.failures, TIMEOUT, AGENTS,
+                          metric="transfer_abandonment_rate", scope="target", key="billing", target=None, fixed=None)
+    ax = fig.axes[0]
+    words = [t.get_position() for t in ax.texts if t.get_text() == "failed"]
+    assert words == [(1, 1)]  # x = 90 (second column), y = 4 agents (second row)
+    numbers = [t.get_position() for t in ax.texts if t.get_text().endswith("%")]
+    assert sorted(numbers) == [(0, 0), (0, 1), (1, 0)]
+    grey = [p for p in ax.patches if p.get_hatch() == "///"]
+    assert len(grey) == 1 and grey[0].get_xy() == (0.5, 0.5) and grey[0].get_zorder() > max(t.get_zorder() for t in ax.texts if t.get_text().endswith("%"))
+    assert "1 point failed" in ax.get_title()
+
+
+def test_a_report_without_failures_mentions_none(sweep, tmp_path) -> None:
+    html = build_report(small_scenario(), tmp_path / "ok", sweep=sweep, failures=[]).read_text()
+    assert "points failed" not in html and 'id="failed-points"' not in html and "num failed" not in html

@@ -4,6 +4,10 @@ plus the charts as PNG files beside it.
 Why: a supervisor opens one file and reads the answer first, in plain words, then the scenario,
 the charts and the tables. Everything in it is computed from a :class:`SimulationResult` and,
 for experiments, from the tidy sweep frame (see :mod:`model.charts`).
+
+A sweep whose points failed says so first ("N of M points failed"), marks each failed point
+"failed" in the heat map (a grey hatched cell), on the line chart and in the table, and lists the
+failed points with their reasons under the charts: a blank cell is never left unexplained.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import pandas as pd
 
 from ..errors import TransferSimError
 
-__all__ = ["build_report", "headline", "sweep_headline", "load_results", "ReportError", "TEMPLATE"]
+__all__ = ["build_report", "headline", "sweep_headline", "failures_headline", "load_results", "load_failures",
+           "ReportError", "TEMPLATE"]
 
 TEMPLATE = "template.html.j2"
 
@@ -231,6 +236,19 @@ def load_results(directory: str | os.PathLike[str]) -> tuple[Any, pd.DataFrame |
     raise ReportError(f"{d} holds neither run.json (from 'run --out') nor summary.parquet (from 'sweep --out')")
 
 
+def load_failures(directory: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], int | None]:
+    """``(failed points, points in the grid)`` of a sweep folder: ``failures.json`` (empty when none
+    failed) and the size of the grid from ``sweep.json`` (``None`` when it cannot tell)."""
+    from ..experiments.store import SweepStore
+
+    store = SweepStore(directory)
+    try:
+        failures = store.read_failures()
+    except (OSError, ValueError) as err:
+        raise ReportError(f"cannot read {Path(directory) / 'failures.json'}: {err}") from err
+    return failures, store.total_points()
+
+
 def _sweep_scenario(d: Path) -> Any:
     meta_path = d / "sweep.json"
     if not meta_path.exists():
@@ -348,13 +366,36 @@ def _metric_table(result: Any, scope: str, key: str) -> list[dict[str, str]]:
     return rows
 
 
-def _sweep_table(frame: pd.DataFrame, key: str) -> tuple[list[str], list[list[str]]]:
-    from ..charts import param_columns
+def _sweep_table(frame: pd.DataFrame, key: str | None,
+                 failures: list[dict[str, Any]] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The sweep table: a row per point (the varied values, then three transfer figures for
+    ``key``); a failed point's figures read "failed"."""
+    from ..charts import _numeric, param_columns
 
     params = param_columns(frame)
     wanted = ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90"]
+    header = params + ([f"{m} ({key})" for m in wanted] if key else ["result"])
+    rows = _sweep_rows(frame, key, params, wanted) if key else []
+    failed = [f for f in failures or [] if all(p in (f.get("params") or {}) for p in params)]
+    if not failed:
+        return header, rows
+    keyed = [(tuple(r[: len(params)]), r) for r in rows]
+    keyed += [(tuple(_value_text(f["params"][p]) for p in params),
+               [_value_text(f["params"][p]) for p in params] + [FAILED] * (len(header) - len(params)))
+              for f in failed]
+
+    def order(item: tuple[tuple[str, ...], list[str]]) -> tuple[Any, ...]:
+        out = []
+        for v in item[0]:
+            x = float(_numeric(pd.Series([v], dtype=object)).iloc[0])
+            out.append((0, x, "") if x == x else (1, 0.0, v))
+        return tuple(out)
+
+    return header, [r for _, r in sorted(keyed, key=order)]
+
+
+def _sweep_rows(frame: pd.DataFrame, key: str, params: list[str], wanted: list[str]) -> list[list[str]]:
     sel = frame[(frame.scope == "target") & (frame.key.astype(str) == key) & (frame.metric.isin(wanted))]
-    header = params + [f"{m} ({key})" for m in wanted]
     rows = []
     for values, g in sel.groupby(params, sort=True, observed=True):
         values = values if isinstance(values, tuple) else (values,)
@@ -368,7 +409,139 @@ def _sweep_table(frame: pd.DataFrame, key: str) -> tuple[list[str], list[list[st
             kind = "s" if m.startswith("time") else "%"
             cells.append(f"{_fmt_value(r['mean'], kind)} ({_fmt_value(r['ci_low'], kind)} – {_fmt_value(r['ci_high'], kind)})")
         rows.append(cells)
-    return header, rows
+    return rows
+
+
+# -- failed sweep points ---------------------------------------------------------------------------
+
+FAILED = "failed"
+"""The word a failed point's cells carry, in the heat map, on the line chart and in the table."""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether a sweep value (as stored in the frame) and a failed point's value are the same setting."""
+    from ..charts import _numeric
+
+    x, y = (float(_numeric(pd.Series([v], dtype=object)).iloc[0]) for v in (a, b))
+    if x == x and y == y:
+        return x == y
+    return str(a) == str(b)
+
+
+def _value_text(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def failures_headline(failures: list[dict[str, Any]], points: int | None) -> str:
+    """"2 of 12 points failed: ..." (the first sentence of a report on a sweep with failed points)."""
+    n = len(failures)
+    total = f"{n} of {points}" if points else f"{n}"
+    return (f"{total} point{'s' if (points or n) != 1 else ''} failed: "
+            f"{'they are' if n != 1 else 'it is'} marked \u201c{FAILED}\u201d in the charts and tables, "
+            "and the reasons are listed under the charts; the figures below leave "
+            f"{'them' if n != 1 else 'it'} out.")
+
+
+def _failed_rows(failures: list[dict[str, Any]], params: list[str]) -> list[dict[str, Any]]:
+    """One dict per failed point for the template: ``point``, ``params`` (text), ``error``."""
+    out = []
+    for f in failures:
+        values = f.get("params") or {}
+        text = ", ".join(f"{k} = {_value_text(v)}" for k, v in values.items()) or "-"
+        out.append({"point": str(f.get("point", "")), "params": text, "error": str(f.get("error", ""))})
+    return out
+
+
+def _in_slice(values: Mapping[str, Any], held: Mapping[str, Any]) -> bool:
+    return all(k in values and _same(values[k], v) for k, v in held.items())
+
+
+def _grey_cell(ax: Any, c: float, r: float) -> None:
+    import matplotlib.patches
+
+    ax.add_patch(matplotlib.patches.Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="#d9d9d9", edgecolor="#7f7f7f",
+                                              hatch="///", lw=0.8, zorder=4))
+    ax.text(c, r, FAILED, ha="center", va="center", color="#333333", fontsize=9, fontweight="bold", zorder=5,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "#d9d9d9", "edgecolor": "none"})
+
+
+def _failed_heatmap(sweep: pd.DataFrame, failures: list[dict[str, Any]], x: str, y: str, *, metric: str,
+                    scope: str, key: str, target: float | None, fixed: dict[str, Any] | None) -> Any:
+    """:func:`charts.heatmap_chart`, with every failed point of the slice drawn as a grey hatched cell
+    reading "failed" (the point has no row in the frame: without this its cell would be blank, or
+    its row or column missing)."""
+    from .. import charts
+
+    params = charts.param_columns(sweep)
+    sel = sweep[(sweep["metric"] == metric) & (sweep["scope"] == scope) & (sweep["key"].astype(str) == str(key))]
+    fill = float(sel["mean"].mean()) if len(sel) and sel["mean"].notna().any() else 0.0
+    extra = []
+    for f in failures:
+        values = f.get("params") or {}
+        if not all(p in values for p in params):
+            continue
+        row = {p: values[p] for p in params}
+        # a placeholder so the cell exists; it is covered by the grey "failed" cell below
+        row.update(scope=scope, key=key, metric=metric, mean=fill, ci_low=math.nan, ci_high=math.nan, n=0)
+        extra.append(row)
+    frame = sweep
+    if extra:
+        add = pd.DataFrame(extra)
+        for p in params:  # the frame's own column types (text stays text)
+            if sweep[p].dtype == object:
+                add[p] = add[p].map(lambda v: v if isinstance(v, str) else json.dumps(v, sort_keys=True))
+        frame = pd.concat([sweep, add], ignore_index=True)
+    fig = charts.heatmap_chart(frame, x, y, metric=metric, scope=scope, key=key, target=target, fixed=fixed)
+    if not extra:
+        return fig
+    shown, held = charts._hold(charts._select(frame, metric, scope, key), params, [x, y], fixed)
+    xs = sorted(set(charts._numeric(shown[x]).dropna()))
+    ys = sorted(set(charts._numeric(shown[y]).dropna()))
+    ax = fig.axes[0]
+    marked = 0
+    for f in failures:
+        values = f.get("params") or {}
+        if x not in values or y not in values or not _in_slice(values, held):
+            continue
+        vx = float(charts._numeric(pd.Series([values[x]], dtype=object)).iloc[0])
+        vy = float(charts._numeric(pd.Series([values[y]], dtype=object)).iloc[0])
+        if vx in xs and vy in ys:
+            c, r = xs.index(vx), ys.index(vy)
+            for t in list(ax.texts):  # the placeholder's number: not a result
+                if tuple(t.get_position()) == (c, r):
+                    t.remove()
+            _grey_cell(ax, c, r)
+            marked += 1
+    if marked:
+        ax.set_title(ax.get_title() + f"\n(grey, hatched: {marked} point{'s' if marked != 1 else ''} failed)")
+    return fig
+
+
+def _failed_line(fig: Any, sweep: pd.DataFrame, failures: list[dict[str, Any]], xpath: str, *, metric: str,
+                 scope: str, key: str, fixed: dict[str, Any] | None) -> Any:
+    """Mark, on the sweep's line chart, the settings of ``xpath`` whose point failed (a grey dotted
+    line and the word "failed")."""
+    from .. import charts
+
+    params = charts.param_columns(sweep)
+    _, held = charts._hold(charts._select(sweep, metric, scope, key), params, [xpath], fixed)
+    ax = fig.axes[0]
+    marked = False
+    for f in failures:
+        values = f.get("params") or {}
+        if xpath not in values or not _in_slice(values, held):
+            continue
+        vx = float(charts._numeric(pd.Series([values[xpath]], dtype=object)).iloc[0])
+        if vx != vx:
+            continue
+        ax.axvline(vx, color="#7f7f7f", ls=(0, (1, 2)), lw=2, zorder=1,
+                   label=None if marked else f"{FAILED} (no result)")
+        ax.text(vx, 0.5, FAILED, rotation=90, ha="right", va="center", color="#555555", fontsize=9,
+                transform=ax.get_xaxis_transform())
+        marked = True
+    if marked:
+        ax.legend(loc="best", frameon=False)
+    return fig
 
 
 def _tune_rows(tune: Any) -> list[tuple[str, str]]:
@@ -387,6 +560,8 @@ def build_report(
     sweep: pd.DataFrame | None = None,
     tune: Any = None,
     target: float | None = None,
+    failures: list[dict[str, Any]] | None = None,
+    points: int | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and the charts as PNGs beside it; return the
     path of ``index.html``.
@@ -398,6 +573,12 @@ def build_report(
         sweep: a tidy sweep frame (varied paths, then ``scope, key, metric, mean, ci_low, ci_high, n``).
         tune: the outcome of a tuning (a mapping or a frame), shown as a table.
         target: the target transfer abandonment rate (e.g. ``0.05``): drawn and used to recommend.
+        failures: the sweep's failed points (``SweepResult.failures``: dicts with ``point``,
+            ``params``, ``error``); default, for a sweep folder, its ``failures.json``. The report
+            says "N of M points failed" first, marks each failed point "failed" in the heat map,
+            the line chart and the table, and lists the points with their reasons under the charts.
+        points: how many points the sweep has (M); default from the folder's ``sweep.json``, else
+            the points in ``sweep`` plus the failed ones.
     """
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -409,6 +590,9 @@ def build_report(
         loaded, frame = load_results(result_or_dir)
         if frame is not None:
             scenario, sweep = loaded, frame if sweep is None else sweep
+            stored, total = load_failures(result_or_dir)
+            failures = stored if failures is None else failures
+            points = total if points is None else points
         else:
             result = loaded
     elif hasattr(result_or_dir, "metrics") and hasattr(result_or_dir, "scenario"):
@@ -436,6 +620,13 @@ def build_report(
 
     answer: list[str] = []
     sweep_key = None
+    failures = [dict(f) for f in failures or []]
+    if failures and sweep is not None:
+        if points is None:
+            params_ = [p for p in charts.param_columns(sweep)]
+            have = len(sweep[params_].drop_duplicates()) if params_ and len(sweep) else 0
+            points = have + len(failures)
+        answer.append(failures_headline(failures, points))
     if sweep is not None and len(sweep):
         # a sweep reports transfers per target; a tuning may explore any one scope and metric
         scope = "target" if (sweep["scope"] == "target").any() else str(sweep["scope"].iloc[0])
@@ -451,17 +642,19 @@ def build_report(
         if fixed:
             fixed = {p: v for p, v in fixed.items()
                      if v is not None and (charts._numeric(sweep[p]) == float(v)).any()}
+        failed_note = " Grey, marked \u201cfailed\u201d: points that failed (listed below)." if failures else ""
         add("sweep", "Transfer outcome across the sweep",
             "Mean over replications with its 95 % confidence band; dashed: the target; dotted: the "
-            "smallest setting whose upper bound meets it.",
-            lambda: charts.sweep_chart(sweep, xpath, metric=metric, also=also, scope=scope, key=sweep_key,
-                                       target=target, fixed=fixed))
+            "smallest setting whose upper bound meets it." + failed_note,
+            lambda: _failed_line(charts.sweep_chart(sweep, xpath, metric=metric, also=also, scope=scope,
+                                                    key=sweep_key, target=target, fixed=fixed),
+                                 sweep, failures, xpath, metric=metric, scope=scope, key=sweep_key, fixed=fixed))
         if len(params) >= 2:
             ypath = [p for p in params if p != xpath][0]
             add("heatmap", "Two settings at once",
-                "Transfer abandonment for every pair of settings (mean over replications).",
-                lambda: charts.heatmap_chart(sweep, xpath, ypath, metric=metric, scope=scope, key=sweep_key,
-                                             target=target))
+                "Transfer abandonment for every pair of settings (mean over replications)." + failed_note,
+                lambda: _failed_heatmap(sweep, failures, xpath, ypath, metric=metric, scope=scope, key=sweep_key,
+                                        target=target, fixed=None))
     if result is not None:
         answer += headline(result, target)
         if result.transfers is not None:
@@ -497,7 +690,13 @@ def build_report(
                       "ci": f"{_pct(r.ci_low)} % – {_pct(r.ci_high)} %"} for r in occ.itertuples()]
     else:
         occupancy = []
-    sweep_header, sweep_rows = _sweep_table(sweep, sweep_key) if sweep_key else ([], [])
+    if sweep_key or (failures and sweep is not None):
+        sweep_header, sweep_rows = _sweep_table(sweep, sweep_key, failures)
+    else:
+        sweep_header, sweep_rows = [], []
+    failed_points = _failed_rows(failures, charts.param_columns(sweep) if sweep is not None else [])
+    slugs = [f["slug"] for f in figures]
+    failed_after = "heatmap" if "heatmap" in slugs else ("sweep" if "sweep" in slugs else None)
 
     env = Environment(loader=FileSystemLoader(Path(__file__).parent), autoescape=select_autoescape(["html", "j2"]))
     html = env.get_template(TEMPLATE).render(
@@ -510,6 +709,9 @@ def build_report(
         occupancy=occupancy,
         sweep_header=sweep_header,
         sweep_rows=sweep_rows,
+        failed_points=failed_points,
+        failed_after=failed_after,
+        failed_word=FAILED,
         tune_rows=_tune_rows(tune),
         target=target,
         generated=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
