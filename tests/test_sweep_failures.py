@@ -121,6 +121,12 @@ def three_ways(scenario, seed, reps):
     return run_chunk(scenario, seed, reps)
 
 
+def fails_at_30_1(scenario, seed, reps):
+    if _point(scenario) == (30, 1):
+        raise RuntimeError("at 30, 1")
+    return run_chunk(scenario, seed, reps)
+
+
 def fails_at_agents_5(scenario, seed, reps):
     if scenario.group("billing").agents == 5:
         raise EventNotAllowed("offer", "abandoned_transfer", "at five agents")
@@ -248,11 +254,14 @@ def test_an_interrupted_rerun_keeps_the_failures_it_has_not_retried(tiny, tmp_pa
     def stop(info):
         raise KeyboardInterrupt
 
-    # a rerun interrupted before it reaches the failed point: the record still says why it is missing
+    # a rerun where p0000 (recomputed) fails now and is interrupted before it reaches p0002: the
+    # store still says why p0002 is missing, next to p0000's new failure
     (out / "points" / "p0000.parquet").unlink()
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(tiny, VARY, 2, executor="serial", out=out, progress=False, on_point=stop)
-    assert [f["point"] for f in json.loads((out / "failures.json").read_text())] == ["p0002"]
+        run_sweep(tiny, VARY, 2, executor="serial", out=out, progress=False, on_point=stop, chunk_fn=fails_at_30_1)
+    assert [(f["point"], f["error"]) for f in json.loads((out / "failures.json").read_text())] == [
+        ("p0000", "RuntimeError: at 30, 1"), ("p0002", ENA)]
+    assert [f["point"] for f in json.loads((out / "sweep.json").read_text())["failed"]] == ["p0000", "p0002"]
 
 
 # -- the Python API: raise by default, with the partial result ------------------------------------
