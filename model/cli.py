@@ -571,13 +571,22 @@ def sweep_cmd(
         total = check_grid_size(grid)
         n = replications or sc.simulation.replications
         s = sc.simulation.seed if seed is None else seed
+        for path, values in grid.items():  # a bad path or value: one line, before anything is printed
+            for v in (values if len(values) <= 200 else _ends(values)):
+                sc.with_changes({path: v})
         work = _sweep_work(sc, grid, n, total)
         _check_force(work, force, "this sweep")
         if out is None:
             digest = arguments_hash(sweep_arguments(sc, grid, n, s, not independent))
             out = Path("reports") / "sweeps" / f"{scenario.stem}-{digest[:12]}"
-        if folder_kind_of(out) == "file":
+        kind = folder_kind_of(out)
+        if kind == "file":
             fail(f"--out {out} is a file, not a folder; give a folder path")
+        if kind not in (None, "sweep"):
+            from .results.result import describe_folder
+
+            fail(f"--out {out} holds {describe_folder(out)}; 'sweep --out' writes into a new or empty folder, "
+                 "or resumes the sweep stored there")
         typer.echo(f"sweep: {total} points x {n} replications -> {out}", err=True)
         _expect(work, 1 if ex == "serial" else (workers or os.cpu_count() or 1))
         result: SweepResult = run_sweep(
