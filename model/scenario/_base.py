@@ -10,9 +10,11 @@ Lists stay lax at the container level only (:data:`LaxList`), so a tuple given f
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import allowed_list
@@ -21,10 +23,29 @@ T = TypeVar("T")
 
 #: TOML integers are 64-bit signed; a bigger one cannot come from a conforming file
 INT64_MAX = 2**63 - 1
+
+
+def _plain_number(value: Any) -> Any:
+    """numpy's integers and floats (from Python code, e.g. ``with_changes``) as Python's; nothing else."""
+    if isinstance(value, (bool, int, float, str)) or not isinstance(value, numbers.Real):
+        return value
+    if type(value).__name__ == "bool_":  # numpy.bool_ is not a number either
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _finite_number(value: Any) -> Any:
+    """nan and inf are refused as such (before bounds such as ``gt=0``, which would say less)."""
+    value = _plain_number(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    return value
+
+
 #: an integer (never a boolean, float or string) within TOML's 64-bit range
-Int = Annotated[int, Strict(), Field(le=INT64_MAX)]
+Int = Annotated[int, BeforeValidator(_plain_number), Strict(), Field(le=INT64_MAX)]
 #: a finite number: an integer or a float, never a boolean or a string, never nan or inf
-Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+Real = Annotated[float, BeforeValidator(_finite_number), Strict(), Field(allow_inf_nan=False)]
 #: a list that also takes a tuple (its items are validated strictly)
 LaxList = Annotated[list[T], Strict(False)]
 

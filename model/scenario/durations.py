@@ -6,6 +6,7 @@ Why: files speak in units, the simulation only in seconds (``SimTime = float``).
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> float:
     """
     if isinstance(value, bool):
         raise ValueError("a duration must be a number of seconds or a string like '45s', '5m', '1h30m'")
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):  # int, float, numpy's numbers (bool is refused above)
         try:
             seconds = float(value)
         except OverflowError:  # an integer beyond any float
