@@ -504,3 +504,333 @@ def test_bad_profile_entry(tmp_path: Path) -> None:
     msg = error_of(tmp_path, BASE.replace("rate_per_hour = 240", 'profile = [["00:00", 5], ["7:00", -9]]'))
     assert_mentions(msg, "services.support.arrivals.profile[1][0]", "'7:00'", "'HH:MM'")
     assert_mentions(msg, "services.support.arrivals.profile[1][1]", "got -9", "greater than or equal to 0")
+
+
+# -- strict types: no coercion of booleans, floats or strings --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "value"),
+    [
+        ("agents = 2", "agents = true", "groups.billing.agents", "True"),
+        ("agents = 2", "agents = 2.0", "groups.billing.agents", "2.0"),
+        ("agents = 2", 'agents = "2"', "groups.billing.agents", "'2'"),
+        ("agents = 2", "agents = 2\nmax_concurrent = \"3\"", "groups.billing.max_concurrent", "'3'"),
+        ('horizon = "8h"', 'horizon = "8h"\nseed = 1.0', "simulation.seed", "1.0"),
+        ('horizon = "8h"', 'horizon = "8h"\nreplications = false', "simulation.replications", "False"),
+    ],
+)
+def test_int_fields_take_integers_only(tmp_path: Path, old: str, new: str, path: str, value: str) -> None:
+    msg = error_of(tmp_path, BASE.replace(old, new))
+    assert_mentions(msg, f"{path}: must be an integer", f"got {value}")
+    assert len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "value"),
+    [
+        ("agents = 2", "agents = 2\nreject_probability = true", "groups.billing.reject_probability", "True"),
+        ("agents = 2", 'agents = 2\nreject_probability = "0.5"', "groups.billing.reject_probability", "'0.5'"),
+        ("probability = 0.1", "probability = true", "groups.frontline.transfers[0].probability", "True"),
+        ("rate_per_hour = 240", 'rate_per_hour = "240"', "services.support.arrivals.rate_per_hour", "'240'"),
+        (BILLING_HANDLE, '{ kind = "gamma", mean = "7m", cv = false }', "groups.billing.handle_time.cv", "False"),
+    ],
+)
+def test_float_fields_refuse_booleans_and_strings(tmp_path: Path, old: str, new: str, path: str, value: str) -> None:
+    msg = error_of(tmp_path, BASE.replace(old, new))
+    assert_mentions(msg, f"{path}: must be a number", f"got {value}")
+
+
+def test_float_fields_take_integers(tmp_path: Path) -> None:
+    text = BASE.replace("probability = 0.1", "probability = 1").replace(
+        "agents = 2", "agents = 2\nreject_probability = 0"
+    ).replace('to = "billing"', 'to = "frontline"').replace("probability = 1", "probability = 0")
+    s = load_scenario(write(tmp_path, text))
+    assert s.group("billing").reject_probability == 0.0 and isinstance(s.group("billing").reject_probability, float)
+
+
+@pytest.mark.parametrize("text", ["٦٠٠", "٦٠٠s", "６０s", "१०m", "٠٨:٠٠"])
+def test_durations_take_ascii_digits_only(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_duration_of_an_integer_beyond_any_float() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        parse_duration(10**400)
+
+
+def test_documented_durations_still_parse() -> None:
+    for text in ["90", "45s", "5m", "8h", "1d", "1h30m", "1.5h", "1h 30m 15s", 90, 2.5]:
+        assert parse_duration(text) > 0
+
+
+def test_numpy_numbers_are_numbers() -> None:
+    s = load_scenario(SCENARIOS / "baseline.toml")
+    t = s.with_changes({"groups.billing.agents": np.int64(4), "groups.billing.reject_probability": np.float32(0.5),
+                        "services.support.transfer_timeout": np.int64(45)})
+    assert t.group("billing").agents == 4 and type(t.group("billing").agents) is int
+    assert t.group("billing").reject_probability == 0.5
+    assert t.service("support").transfer_timeout == 45.0
+    with pytest.raises(ScenarioError, match="must be an integer"):
+        s.with_changes({"groups.billing.agents": np.bool_(True)})
+
+
+def test_integers_beyond_64_bits(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, BASE.replace("agents = 2", "agents = 99999999999999999999"))
+    assert_mentions(msg, "groups.billing.agents", "less than or equal to 9223372036854775807")
+
+
+def test_huge_agent_count_loads_without_listing_agents(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, BASE.replace("agents = 2", "agents = 9223372036854775807")))
+    assert s.group("billing").agents == 2**63 - 1
+    # a named agent is still checked against the anonymous names, without building them
+    msg = error_of(tmp_path, BASE.replace("agents = 2", "agents = 9223372036854775807")
+                   + '\n[[agents]]\nname = "billing-9223372036854775807"\ngroups = ["frontline"]\n')
+    assert_mentions(msg, "collides with an anonymous agent of group 'billing'")
+    ok = BASE + '\n[[agents]]\nname = "billing-3"\ngroups = ["frontline"]\n'  # billing has 2 agents
+    assert load_scenario(write(tmp_path, ok)).all_agents()["billing-3"] == (1, ("frontline",))
+    ok = BASE + '\n[[agents]]\nname = "billing-01"\ngroups = ["frontline"]\n'
+    assert load_scenario(write(tmp_path, ok)).agents_of("frontline")[-1] == "billing-01"
+
+
+def test_huge_but_finite_values_are_valid(tmp_path: Path) -> None:
+    """The schema takes them; the CLI's work estimate is the place that refuses to run them."""
+    text = (BASE.replace('horizon = "8h"', "horizon = 1e300\nreplications = 1000000000")
+            .replace("rate_per_hour = 240", "rate_per_hour = 1e300")
+            .replace("agents = 2", "agents = 10000000\noffer_timeout = 1e-9"))
+    s = load_scenario(write(tmp_path, text))
+    assert s.simulation.horizon == 1e300 and s.group("billing").offer_timeout == 1e-9
+
+
+# -- non-finite values and parameters that overflow -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "text"),
+    [
+        ('horizon = "8h"', "horizon = inf", "simulation.horizon", "a duration must be finite"),
+        ('horizon = "8h"', "horizon = nan", "simulation.horizon", "a duration must be finite"),
+        ("probability = 0.1", "probability = nan", "groups.frontline.transfers[0].probability", "finite"),
+        ("rate_per_hour = 240", "rate_per_hour = inf", "services.support.arrivals.rate_per_hour", "finite"),
+        ("rate_per_hour = 240", "rate_per_hour = 1e-320", "services.support.arrivals.rate_per_hour",
+         "out of range"),
+        ("rate_per_hour = 240", 'profile = [["00:00", 1e308]]', "services.support.arrivals.profile",
+         "out of range"),
+        ('horizon = "8h"', "horizon = 1e308\nwarmup = 1e308", "simulation.warmup", "warmup + horizon"),
+        (BILLING_HANDLE, '{ kind = "exponential", mean = 1.7e308 }', "groups.billing.handle_time",
+         "draws that are not finite"),
+        (BILLING_HANDLE, '{ kind = "erlang", mean = "7m", k = 1.0 }', "groups.billing.handle_time.k",
+         "must be an integer"),
+    ],
+)
+def test_non_finite_and_overflowing_values(tmp_path: Path, old: str, new: str, path: str, text: str) -> None:
+    msg = error_of(tmp_path, BASE.replace(old, new))
+    assert_mentions(msg, f"{path}: ", text)
+    assert len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "cv", "text"),
+    [
+        ("gamma", "inf", "must be a finite number"),
+        ("gamma", "nan", "must be a finite number"),
+        ("gamma", "1e-300", "the shape 1/cv^2 overflows"),
+        ("gamma", "1e-160", "the shape 1/cv^2"),
+        ("gamma", "1e200", "overflows"),
+        ("lognormal", "1e300", "sigma^2 = ln(1 + cv^2) overflows"),
+        ("lognormal", "1e-170", "sigma^2 = ln(1 + cv^2) would be 0"),
+        ("lognormal", "inf", "must be a finite number"),
+    ],
+)
+def test_cv_edge_values_are_refused(tmp_path: Path, kind: str, cv: str, text: str) -> None:
+    msg = error_of(tmp_path, BASE.replace(BILLING_HANDLE, f'{{ kind = "{kind}", mean = "7m", cv = {cv} }}'))
+    assert_mentions(msg, "groups.billing.handle_time.cv", text, f"got {float(cv)!r}")
+    if "out of range" in msg:
+        assert "allowed: " in msg
+
+
+@pytest.mark.parametrize(("kind", "cv"), [("gamma", 1e-100), ("gamma", 1e100), ("lognormal", 1e-100),
+                                          ("lognormal", 1e100), ("gamma", 1e-9), ("lognormal", 50.0)])
+def test_cv_extreme_but_sound_values_load_and_draw_finite(kind: str, cv: float) -> None:
+    dist = Distribution.from_data({"kind": kind, "mean": 60, "cv": cv})
+    draws = dist.sample(np.random.default_rng(1), 10_000)
+    assert np.isfinite(draws).all() and (draws >= 0).all()
+
+
+def test_gamma_scale_overflow() -> None:
+    with pytest.raises(Exception, match="the scale mean"):
+        Distribution.from_data({"kind": "gamma", "mean": 1e300, "cv": 1e10})
+
+
+# -- routing: transfers that can never end ------------------------------------------------------------
+
+TECH = '\n[[groups]]\nname = "tech"\nagents = 2\nhandle_time = { kind = "exponential", mean = "9m" }\n'
+
+
+def _routing(billing: str, tech: str, extra: str = "") -> str:
+    return (BASE.replace(BILLING_HANDLE, f"{BILLING_HANDLE}\ntransfers = [{billing}]")
+            + TECH + f"transfers = [{tech}]\n" + extra)
+
+
+def test_transfer_cycle_with_probability_one_is_refused(tmp_path: Path) -> None:
+    text = _routing('{ to = "tech", probability = 1 }', '{ to = "billing", probability = 1.0 }')
+    msg = error_of(tmp_path, text)
+    assert_mentions(msg, "groups.billing.transfers: endless transfers: 'billing' -> 'tech' -> 'billing'",
+                    "never completes", "got ['billing', 'tech']", "allowed: transfer probabilities summing to < 1")
+    assert len(msg.splitlines()) == 1
+
+
+def test_transfer_cycle_split_over_rules_is_refused(tmp_path: Path) -> None:
+    text = _routing('{ to = "tech", probability = 0.3 }, { to = "billing", probability = 0.7 }',
+                    '{ to = "billing", probability = 0.9 }, { to = "tech", probability = 0.1 }')
+    assert_mentions(error_of(tmp_path, text), "endless transfers", "'billing' -> 'tech' -> 'billing'")
+
+
+def test_self_transfer_split_over_rules_is_refused(tmp_path: Path) -> None:
+    text = BASE.replace(BILLING_HANDLE, BILLING_HANDLE + '\ntransfers = [{ to = "billing", probability = 0.5 },'
+                        ' { to = "billing", probability = 0.5 }]')
+    assert_mentions(error_of(tmp_path, text), "groups.billing.transfers", "'billing' -> 'billing'")
+
+
+def test_float_sum_of_one_counts_as_one(tmp_path: Path) -> None:
+    rules = ", ".join(['{ to = "tech", probability = 0.1 }'] * 10)  # sums to 0.9999999999999999
+    text = _routing(rules, '{ to = "billing", probability = 1 }')
+    assert_mentions(error_of(tmp_path, text), "endless transfers")
+
+
+def test_transfer_cycle_with_an_exit_is_fine(tmp_path: Path) -> None:
+    s = load_scenario(write(tmp_path, _routing('{ to = "tech", probability = 1 }',
+                                               '{ to = "billing", probability = 0.99 }')))
+    assert s.group("tech").transfers[0].probability == 0.99
+
+
+def test_cycle_through_an_agent_target_uses_the_agents_first_group(tmp_path: Path) -> None:
+    # tech always transfers to anna, who works in billing (not tech); billing always transfers to tech
+    anna = '\n[[agents]]\nname = "anna"\ngroups = ["billing"]\n'
+    text = _routing('{ to = "tech", probability = 1 }', '{ to = "agent:anna", probability = 1 }', anna)
+    msg = error_of(tmp_path, text)
+    assert_mentions(msg, "endless transfers", "'billing' -> 'tech' -> 'billing'")
+    # the agent closes a contact rather than transferring it to herself: a group she works in that
+    # always transfers to her can complete (model/sim/engine.py, _on_conversation_end)
+    for groups in ('["tech", "billing"]', '["billing", "tech"]'):
+        anna_in_tech = f'\n[[agents]]\nname = "anna"\ngroups = {groups}\n'
+        ok = _routing('{ to = "tech", probability = 1 }', '{ to = "agent:anna", probability = 1 }', anna_in_tech)
+        assert load_scenario(write(tmp_path, ok)).group("tech").transfers[0].to == "agent:anna"
+
+
+def test_unreached_cycle_is_refused_too(tmp_path: Path) -> None:
+    """No service enters billing or tech here; a change of entry group would, so it is refused anyway."""
+    text = _routing('{ to = "tech", probability = 1 }', '{ to = "billing", probability = 1 }').replace(
+        '[{ to = "billing", probability = 0.1 }]', "[]")
+    assert_mentions(error_of(tmp_path, text), "endless transfers")
+
+
+def test_cycle_is_refused_by_with_changes() -> None:
+    s = load_scenario(SCENARIOS / "baseline.toml")
+    with pytest.raises(ScenarioError, match="endless transfers: 'billing' -> 'tech' -> 'billing'"):
+        s.with_changes({"groups.billing.transfers": [{"to": "tech", "probability": 1.0}],
+                        "groups.tech.transfers": [{"to": "billing", "probability": 1.0}]})
+
+
+# -- the file itself: BOM, encodings, nesting, emptiness, directories ----------------------------------
+
+
+def test_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (SCENARIOS / "baseline.toml").read_bytes())
+    assert load_scenario(path) == load_scenario(SCENARIOS / "baseline.toml")
+
+
+def test_bom_then_an_error_reports_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken-scenario.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.replace("agents = 2", "agents = -2").encode())
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert_mentions(str(info.value), "groups.billing.agents", "got -2")
+
+
+def test_utf16_and_binary_files(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.toml"
+    path.write_bytes(BASE.encode("utf-16"))
+    with pytest.raises(ScenarioError, match="utf16.toml: the file is UTF-16 text; save it as UTF-8"):
+        load_scenario(path)
+    path = tmp_path / "binary.toml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ScenarioError, match="binary.toml: not UTF-8 text"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("text", ["a = " + "[" * 10_000 + "]" * 10_000,
+                                  "a = " + "{ b = " * 3_000 + "1" + " }" * 3_000])
+def test_deep_nesting_is_one_error_line(tmp_path: Path, text: str) -> None:
+    msg = error_of(tmp_path, text)
+    assert_mentions(msg, "nested too deeply")
+    assert len(msg.splitlines()) == 1
+
+
+def test_moderate_nesting_under_a_known_field(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, BASE.replace('name = "support"', 'name = ' + "[" * 200 + "]" * 200))
+    assert_mentions(msg, "services[0].name", "must be a string")
+    assert len(msg.splitlines()) == 1 and len(msg) < 400
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_file(tmp_path: Path, text: str) -> None:
+    assert_mentions(error_of(tmp_path, text), "the file is empty", "[simulation]", "[[services]]", "[[groups]]")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=": is a directory, not a scenario file"):
+        load_scenario(tmp_path)
+
+
+# -- messages stay one short line --------------------------------------------------------------------
+
+
+def test_services_as_a_table(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, BASE.replace("[[services]]", "[services]"))
+    assert_mentions(msg, "services: services must be an array of tables ([[services]]), got a table")
+    assert "rate_per_hour" not in msg and len(msg.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "text"),
+    [
+        ('transfers = [{ to = "billing", probability = 0.1 }]', 'transfers = { to = "billing", probability = 0.1 }',
+         "transfers must be an array of inline tables"),
+        ('transfers = [{ to = "billing", probability = 0.1 }]', 'transfers = "billing"',
+         "transfers must be an array of inline tables (transfers = [{ to = ..., probability = ... }]), got a string"),
+    ],
+)
+def test_lists_given_as_something_else(tmp_path: Path, old: str, new: str, text: str) -> None:
+    assert_mentions(error_of(tmp_path, BASE.replace(old, new, 1)), text)
+
+
+def test_groups_as_a_table(tmp_path: Path) -> None:
+    text = BASE.split("[[groups]]")[0] + '[groups]\nname = "frontline"\nagents = 4\nhandle_time = { kind = "constant", value = 1 }\n'
+    msg = error_of(tmp_path, text)
+    assert_mentions(msg, "groups: groups must be an array of tables ([[groups]]), got a table")
+    assert "handle_time" not in msg
+
+
+def test_long_values_are_cut_to_one_short_line(tmp_path: Path) -> None:
+    long_name = "support." * 1000
+    msg = error_of(tmp_path, BASE.replace('name = "support"', f'name = "{long_name}"'))
+    (line,) = msg.splitlines()
+    assert_mentions(line, "services[0].name", "got 'support.support.", "...")
+    assert len(line) < len(str(tmp_path)) + 300
+
+
+def test_control_characters_are_escaped(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, BASE.replace("agents = 2", 'agents = 2\n"bad\\nkey\\u2028" = 1'))
+    (line,) = msg.splitlines()
+    assert_mentions(line, "groups.billing.bad\\nkey\\u2028: unknown field")
+
+
+def test_problem_line_shortens_value() -> None:
+    from model.scenario import Problem
+
+    line = Problem("a.b", "is wrong", {"k": "v" * 500}, "x").line("f.toml")
+    assert line.startswith("f.toml: a.b: is wrong; got {'k': 'vvv") and "...; allowed: x" in line
+    assert len(line) < 150

@@ -22,6 +22,7 @@ _MISSING = object()
 #: the longest value (its repr) and the longest path or allowed list a problem line shows
 VALUE_LIMIT = 80
 TEXT_LIMIT = 200
+MESSAGE_LIMIT = 400
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {
     10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f", 0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"
 }
@@ -55,10 +56,10 @@ class Problem(NamedTuple):
 
         Why one short line whatever the input: the CLI prints it as is, and a value may be a
         whole table or a string with newlines. Control characters are escaped; the value is cut
-        to 80 characters, the path, message and allowed list to 200, each with ``...``.
+        to 80 characters, the path and allowed list to 200, the message to 400, each with ``...``.
         """
         parts = [shorten(source, 4 * TEXT_LIMIT) if source else "", shorten(self.path, TEXT_LIMIT)]
-        text = ": ".join([p for p in parts if p] + [shorten(self.message, TEXT_LIMIT)])
+        text = ": ".join([p for p in parts if p] + [shorten(self.message, MESSAGE_LIMIT)])
         if self.value is not _MISSING:
             text += f"; got {show(self.value)}"
         if self.allowed:

@@ -28,7 +28,7 @@ from ._base import Int, LaxList, Real, StrictModel
 from .arrivals import Arrivals
 from .distributions import AnyDistribution
 from .durations import Clock, Duration, NonNegativeDuration, parse_clock
-from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse
+from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse, show
 
 __all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
 
@@ -218,27 +218,33 @@ def _endless_transfers(scenario: "Scenario") -> list[Problem]:
         closed = reachable[g]
         reported |= closed
         cycle = _cycle_from(g, edges, closed)
-        shown = " -> ".join(repr(n) for n in cycle)
+        shown = " -> ".join(show(n, 40) for n in cycle)
+        members = sorted(closed, key=list(edges).index)
+        if len(closed) > len(set(cycle)):
+            shown += " (and " + ", ".join(show(n, 40) for n in members if n not in cycle) + ")"
         problems.append(
             Problem(f"groups.{g}.transfers",
                     f"endless transfers: {shown} always transfer again (each group's transfer "
                     "probabilities sum to 1), so a contact that gets there never completes",
-                    sorted(closed, key=list(edges).index) if len(closed) > 1 else g,
+                    members if len(closed) > 1 else g,
                     "transfer probabilities summing to < 1 in at least one group of the cycle")
         )
     return problems
 
 
 def _cycle_from(start: str, edges: Mapping[str, list[str]], within: set[str]) -> list[str]:
-    """A shortest cycle from ``start`` back to it inside ``within`` (breadth first), as names."""
+    """A shortest cycle from ``start`` back to it inside ``within`` (breadth first), as names.
+
+    Self-transfers are skipped when ``within`` has other groups, so the cycle shows how they connect.
+    """
     parent: dict[str, str] = {}
     todo = [start]
     while todo:
         nxt = []
         for node in todo:
             for t in edges[node]:
-                if t not in within:
-                    continue
+                if t not in within or (t == node and len(within) > 1):
+                    continue  # outside, or a self-transfer: name the cycle through the other groups
                 if t == start:
                     path = [node]
                     while path[-1] != start:
