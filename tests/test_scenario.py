@@ -834,3 +834,11 @@ def test_problem_line_shortens_value() -> None:
     line = Problem("a.b", "is wrong", {"k": "v" * 500}, "x").line("f.toml")
     assert line.startswith("f.toml: a.b: is wrong; got {'k': 'vvv") and "...; allowed: x" in line
     assert len(line) < 150
+
+
+def test_endless_or_huge_input_is_not_read_whole(tmp_path: Path) -> None:
+    if Path("/dev/zero").exists():
+        with pytest.raises(ScenarioError, match="/dev/zero: larger than 16 MiB"):
+            load_scenario("/dev/zero")
+    with pytest.raises(ScenarioError, match="cannot read the file"):
+        load_scenario(str(tmp_path / "a\0b.toml"))

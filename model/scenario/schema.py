@@ -482,10 +482,14 @@ def scenario_from_dict(
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise from_validation_error(exc, raw, source) from None
+    except RecursionError:
+        raise ScenarioError([Problem("", "a value is nested too deeply to check")], source) from None
     scenario._source = source
     return scenario
 
 
+#: the largest scenario file read (a day's profile by the minute is about 30 kB)
+MAX_FILE_BYTES = 16 * 2**20
 #: what a scenario file needs at least (the message for an empty file)
 _EMPTY = "the file is empty (or only comments); a scenario needs [simulation], [[services]] and [[groups]]"
 
@@ -502,13 +506,19 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     source = str(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as file:  # a pipe (/dev/stdin) works; /dev/zero must not fill the memory
+            raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError([Problem("", "file not found")], source) from None
     except IsADirectoryError:
         raise ScenarioError([Problem("", "is a directory, not a scenario file")], source) from None
     except OSError as exc:
         raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror or exc}")], source) from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise ScenarioError([Problem("", f"cannot read the file: {exc}")], source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem("", f"larger than {MAX_FILE_BYTES // 2**20} MiB; a scenario file is a "
+                                         "few kB (is it the right file?)")], source)
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ScenarioError([Problem("", "the file is UTF-16 text; save it as UTF-8")], source)
     try:
@@ -526,7 +536,4 @@ def load_scenario(path: str | Path) -> Scenario:
                                          "hundreds of levels deep)")], source) from None
     if not data:
         raise ScenarioError([Problem("", _EMPTY)], source)
-    try:
-        return scenario_from_dict(data, name=p.stem, source=source)
-    except RecursionError:
-        raise ScenarioError([Problem("", "a value is nested too deeply to check")], source) from None
+    return scenario_from_dict(data, name=p.stem, source=source)
