@@ -375,6 +375,28 @@ def _kill_midway(cmd: list[str], cwd: Path, delay: float) -> bool:
     return True
 
 
+def _kill_at_first_write(cmd: list[str], cwd: Path, out: Path) -> bool:
+    """Start ``cmd`` and SIGKILL it the moment it writes anything next to or into ``out`` (a new
+    entry in ``out``'s parent, or a change of ``out`` itself): the worst moment for a writer that is
+    not whole. False when it finished without being caught."""
+    def state():
+        names = frozenset(os.listdir(out.parent))
+        return names, (out.stat().st_mtime_ns if out.exists() else None)
+
+    first = state()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if state() != first:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.0005)
+    proc.kill()
+    proc.wait()
+    return False
+
+
 def _snapshot(out: Path) -> dict[str, bytes] | None:
     """The files of ``out``, after checking it is a whole run output (it reads back)."""
     from model.results.result import SimulationResult
@@ -410,6 +432,9 @@ def test_sigkill_during_run_out_leaves_the_previous_output_or_nothing(tmp_path, 
             assert now is not None and now != before
             before = now
     assert untouched >= 2
+    # and at the very first file it writes
+    assert _kill_at_first_write([*exe, "run", str(scenario), "-r", "4", "--out", str(out), "--force"], tmp_path, out)
+    assert _snapshot(out) == before
     # at most the killed runs' hidden temporary folders are left; the next run next to them removes them
     assert all(name.startswith(".D.part-") for name in hidden(tmp_path))
     assert run_out(write_tiny(tmp_path / "tiny2.toml"), out, "--force").exit_code == 0
