@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 .PHONY: demo test bench notebooks setup system-deps clean
 
 demo: $(STAMP)
-	$(BIN)/transfer-sim run scenarios/baseline.toml --out reports/baseline --report
+	$(BIN)/transfer-sim run scenarios/baseline.toml --out reports/baseline --report --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -55,7 +55,10 @@ app = typer.Typer(
 
 
 def _error_line(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    """``error: ...`` on stderr; a message of several problems (a scenario with three mistakes)
+    gives one such line per problem, so each line stands alone in a log."""
+    for line in str(message).splitlines() or [""]:
+        typer.secho(f"error: {line}", err=True, fg=typer.colors.RED)
 
 
 @app.callback()
@@ -466,49 +469,6 @@ def folder_kind_of(path: Path) -> str | None:
     return folder_kind(path)
 
 
-def _heaviest(sc: Any, candidates: dict[str, list[Any]], replications: int, **kw: Any) -> Any:
-    """The work of the heaviest variant of ``sc``: each path set to the candidate value (of its
-    list) giving the most events, all together; a value the scenario refuses is skipped (the
-    command reports it in its own words)."""
-    from .scenario import ScenarioError
-    from .workload import estimate_work
-
-    chosen: dict[str, Any] = {}
-    for path, values in candidates.items():
-        best = None
-        for v in values:
-            try:
-                w = estimate_work(sc.with_changes({path: v}), replications, **kw)
-            except (ScenarioError, ValueError, TypeError, KeyError):
-                continue
-            if best is None or w.events > best[0]:
-                best = (w.events, v)
-        if best is not None:
-            chosen[path] = best[1]
-    try:
-        return sc.with_changes(chosen) if chosen else sc
-    except (ScenarioError, ValueError, TypeError, KeyError):
-        return sc
-
-
-def _ends(values: list[Any]) -> list[Any]:
-    """The values worth estimating: first, last, smallest and largest number."""
-    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
-    picks = [values[0], values[-1]] + ([min(nums), max(nums)] if nums else [])
-    out: list[Any] = []
-    for v in picks:
-        if not any(v is w or (type(v) is type(w) and v == w) for w in out):
-            out.append(v)
-    return out
-
-
-def _sweep_work(sc: Any, grid: dict[str, list[Any]], replications: int, points: int) -> Any:
-    from .workload import estimate_work
-
-    worst = _heaviest(sc, {p: _ends(v) for p, v in grid.items()}, replications)
-    return estimate_work(worst, replications, points)
-
-
 def _executor_option(executor: str, scheduler: Optional[str]) -> str:
     if scheduler:
         return scheduler if "://" in scheduler else f"tcp://{scheduler}"
@@ -558,6 +518,7 @@ def sweep_cmd(
     from .experiments.grid import check_grid_size
     from .experiments.store import arguments_hash
     from .experiments.sweeps import sweep_arguments
+    from .workload import estimate_sweep_work, grid_ends
     from .results.metrics import METRICS
     from .scenario import ScenarioError, load_scenario
 
@@ -572,9 +533,9 @@ def sweep_cmd(
         n = replications or sc.simulation.replications
         s = sc.simulation.seed if seed is None else seed
         for path, values in grid.items():  # a bad path or value: one line, before anything is printed
-            for v in (values if len(values) <= 200 else _ends(values)):
+            for v in (values if len(values) <= 200 else grid_ends(values)):
                 sc.with_changes({path: v})
-        work = _sweep_work(sc, grid, n, total)
+        work = estimate_sweep_work(sc, grid, n)
         _check_force(work, force, "this sweep")
         if out is None:
             digest = arguments_hash(sweep_arguments(sc, grid, n, s, not independent))
@@ -591,7 +552,7 @@ def sweep_cmd(
         _expect(work, 1 if ex == "serial" else (workers or os.cpu_count() or 1))
         result: SweepResult = run_sweep(
             sc, grid, n, seed=s, out=out, executor=ex, workers=workers, progress=progress,
-            common_random_numbers=not independent,
+            common_random_numbers=not independent, on_error="record", force=force,
         )
     except (ScenarioError, ExperimentError) as err:
         fail(str(err))
@@ -619,7 +580,7 @@ def sweep_cmd(
         from .report import build_report
 
         try:
-            typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=goal)}")
+            typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=goal, failures=result.failures)}")
         except OSError as err:
             fail(f"{_oserror(err, final=out)}; the sweep itself is stored in {out}", code=1)
     for f in result.failures:
@@ -665,13 +626,13 @@ def tune_cmd(
     """
     import json
 
-    from .experiments import ExperimentError, tune
+    from .experiments import ExperimentError, TuneFailed, tune
     from .experiments.grid import parse_range
     from .experiments.tuning import parse_scope
     from .results.metrics import METRICS
     from .results.result import describe_folder
     from .scenario import ScenarioError
-    from .workload import estimate_work
+    from .workload import estimate_work, heaviest_variant
 
     check_metric(metric, "--metric", [*METRICS, "agent_occupancy"])
     goal = parse_target(target, metric)
@@ -689,7 +650,7 @@ def tune_cmd(
     sc = load_or_fail(scenario)
     n = replications or sc.simulation.replications
     steps = math.ceil(math.log2(max((hi - lo) / (resolution or 1), 1))) if hi > lo else 0
-    worst = _heaviest(sc, {param: [lo, hi]}, n)
+    worst = heaviest_variant(sc, {param: [lo, hi]}, n)
     work = estimate_work(worst, n, grid + steps)
     _check_force(work, force, "this tuning")
     _expect(work, 1 if ex == "serial" else (workers or os.cpu_count() or 1))
@@ -700,6 +661,8 @@ def tune_cmd(
             resolution=(int(resolution) if resolution is not None and float(resolution).is_integer() else resolution),
             executor=ex, workers=workers, progress=progress,
         )
+    except TuneFailed as err:  # a setting failed to simulate: not bad input
+        fail(str(err), code=1)
     except (ScenarioError, ExperimentError) as err:
         fail(str(err))
     except OSError as err:

@@ -24,6 +24,9 @@ __all__ = [
     "WorkTooLarge",
     "estimate_work",
     "check_work",
+    "estimate_sweep_work",
+    "heaviest_variant",
+    "grid_ends",
     "format_seconds",
     "MAX_EVENTS",
     "MAX_MEMORY_BYTES",
@@ -303,3 +306,45 @@ def check_work(work: Work, force: bool = False, *, what: str = "this run", overr
             f"{_gib(MAX_MEMORY_BYTES)} (docs/limits.md); {hint}{override} to run it anyway"
         )
     return work
+
+
+def heaviest_variant(sc: Any, candidates: dict[str, list[Any]], replications: int, **kw: Any) -> Any:
+    """The heaviest variant of ``sc``: each path set to the candidate value (of its list) giving
+    the most events, all together; a value the scenario refuses is skipped (the caller reports
+    it in its own words)."""
+    from .scenario import ScenarioError
+
+    chosen: dict[str, Any] = {}
+    for path, values in candidates.items():
+        best = None
+        for v in values:
+            try:
+                w = estimate_work(sc.with_changes({path: v}), replications, **kw)
+            except (ScenarioError, ValueError, TypeError, KeyError):
+                continue
+            if best is None or w.events > best[0]:
+                best = (w.events, v)
+        if best is not None:
+            chosen[path] = best[1]
+    try:
+        return sc.with_changes(chosen) if chosen else sc
+    except (ScenarioError, ValueError, TypeError, KeyError):
+        return sc
+
+
+def grid_ends(values: list[Any]) -> list[Any]:
+    """The values worth estimating: first, last, smallest and largest number."""
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    picks = [values[0], values[-1]] + ([min(nums), max(nums)] if nums else [])
+    out: list[Any] = []
+    for v in picks:
+        if not any(v is w or (type(v) is type(w) and v == w) for w in out):
+            out.append(v)
+    return out
+
+
+def estimate_sweep_work(sc: Any, grid: dict[str, list[Any]], replications: int) -> Work:
+    """The work of a sweep over ``grid``: its heaviest variant (each path at the end of its values
+    giving the most events) times the number of points. An upper bound, in microseconds."""
+    worst = heaviest_variant(sc, {p: grid_ends(list(v)) for p, v in grid.items()}, replications)
+    return estimate_work(worst, replications, math.prod(len(v) for v in grid.values()))

@@ -50,3 +50,32 @@ def test_the_exact_crashing_replication_now_ends_with_every_contact_final_or_ope
         "completed", "abandoned_queue", "dissuaded", "abandoned_transfer", "transfer_expired",
         "queued", "engaged", "routing", "offered",
     }
+
+
+def test_a_huge_rate_outside_the_simulated_hours_costs_nothing(monkeypatch):
+    # Thinning against the day's highest rate drew (highest / current rate) candidate gaps per
+    # arrival: with 1e300 per hour at night, a valid scenario that never ended, without a word.
+    # 1e6 keeps a regression finite: ~8000 look-ups per arrival, far over the bound below.
+    from model.scenario.arrivals import Arrivals
+
+    sc = load_scenario(PEAK).with_changes(
+        {
+            "simulation.start": "08:00",
+            "simulation.warmup": "10m",
+            "simulation.horizon": "1h",
+            "services.support.arrivals.profile": [["00:00", 1e6], ["07:00", 120.0], ["20:00", 50.0]],
+        }
+    )
+    calls = 0
+    rate_at = Arrivals.rate_at
+
+    def counted(self, t):
+        nonlocal calls
+        calls += 1
+        return rate_at(self, t)
+
+    monkeypatch.setattr(Arrivals, "rate_at", counted)
+    out = Replication(sc, seed=1, replication=0, keep_events=False, timeline_step=None).run()
+    arrivals = out.by_service["support"].counts["arrivals"]
+    assert 80 < arrivals < 180  # 120 per hour over the counted hour
+    assert calls < 5 * (arrivals + 50), f"{calls} rate look-ups for {arrivals} arrivals"

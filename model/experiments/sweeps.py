@@ -265,6 +265,7 @@ def run_sweep(
     on_point: Callable[[dict[str, Any]], None] | None = None,
     on_error: str = "raise",
     chunk_fn: ChunkFunction | None = None,
+    force: bool = False,
 ) -> SweepResult:
     """Run ``scenario`` at every point of the grid ``vary`` and return a :class:`SweepResult`.
 
@@ -292,6 +293,8 @@ def run_sweep(
             (:class:`SweepWarning`) and returns it, the failed points in ``.failures``.
         chunk_fn: what runs a chunk of replications of a point, ``(scenario, seed, replications) ->
             rows`` (default :func:`run_chunk`); a module-level function, so workers can import it.
+        force: run even when the estimated work of the whole grid exceeds the bounds of
+            ``docs/limits.md`` (otherwise :class:`~model.workload.WorkTooLarge` before anything runs).
     """
     if on_error not in ON_ERROR:
         raise ExperimentError(f"on_error must be one of {', '.join(ON_ERROR)}; got {on_error!r}")
@@ -305,6 +308,9 @@ def run_sweep(
     if n < 1:
         raise ExperimentError(f"replications must be >= 1, got {n}")
     seed = int(sc.simulation.seed if seed is None else seed)
+    from ..workload import check_work, estimate_sweep_work
+
+    check_work(estimate_sweep_work(sc, vary, n), force, what="this sweep", override="force=True")
     scenarios = [sc.with_changes(p) for p in points]  # ScenarioError here, before anything runs
     columns = {path: dict(zip(map(_key, vals), column_values(vals))) for path, vals in vary.items()}
     point_columns = [{path: columns[path][_key(p[path])] for path in params} for p in points]

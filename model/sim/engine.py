@@ -268,17 +268,24 @@ class Replication:
         rng = self.arrival_rng[s.name]
         if arr.kind == "constant":
             return 3600.0 / arr.rate_per_hour
-        lam_max = arr.max_rate
-        if lam_max <= 0:
+        if arr.max_rate <= 0:
             return INF
+        # A piecewise-constant rate, step by step: an exponential gap at the current step's rate;
+        # if it crosses the next step, restart there (the exponential forgets). Exact, and its
+        # cost is one draw per step crossed; thinning against the day's highest rate would cost
+        # (highest / current rate) draws per arrival, without bound for a tiny rate at night.
         t = now
-        while True:  # thinning (Lewis-Shedler); exact for a piecewise-constant rate
-            t += rng.exponential(1.0 / lam_max)
-            if t >= self.end:
-                return INF
+        while t < self.end:
             rate = arr.rate_at(t)
-            if rate >= lam_max or rng.random() * lam_max < rate:
-                return t - now
+            change = arr.next_change(t)
+            if not change > t:  # rounding exactly at a step boundary
+                change = math.nextafter(t, INF)
+            if rate > 0:
+                arrival = t + rng.exponential(1.0 / rate)
+                if arrival < change:
+                    return arrival - now
+            t = change
+        return INF
 
     def _on_arrival(self, ev: Any) -> None:
         s = ev._value
