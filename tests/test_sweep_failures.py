@@ -35,38 +35,8 @@ from model.experiments.sweeps import run_chunk
 from model.lifecycle import EventNotAllowed
 from model.scenario import load_scenario
 
-TINY = """
-name = "tiny"
+from test_experiments import AGENTS, TIMEOUT, TINY  # the same tiny centre as the sweep tests
 
-[simulation]
-horizon = "1h"
-replications = 4
-seed = 7
-
-[[services]]
-name = "support"
-entry_group = "frontline"
-transfer_timeout = "60s"
-arrivals = { kind = "poisson", rate_per_hour = 150 }
-patience = { kind = "exponential", mean = "4m" }
-transfer_patience = { kind = "exponential", mean = "2m" }
-
-[[groups]]
-name = "frontline"
-agents = 4
-max_concurrent = 2
-handle_time = { kind = "exponential", mean = "4m" }
-transfers = [{ to = "billing", probability = 0.4 }]
-
-[[groups]]
-name = "billing"
-agents = 2
-handle_time = { kind = "exponential", mean = "5m" }
-accept_delay = { kind = "exponential", mean = "10s" }
-"""
-
-TIMEOUT = "services.support.transfer_timeout"
-AGENTS = "groups.billing.agents"
 VARY = {TIMEOUT: [30, 90], AGENTS: [1, 3]}  # p0000 (30, 1), p0001 (30, 3), p0002 (90, 1), p0003 (90, 3)
 BAD = ("p0002", {TIMEOUT: 90, AGENTS: 1})
 ENA = "EventNotAllowed: event 'offer' is not allowed in state 'abandoned_transfer': x"
