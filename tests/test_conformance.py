@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PY_IMPL = ROOT / "examples/conformance/python/impl.py"
 JS_IMPL = ROOT / "examples/conformance/js/impl.js"
 NODE = shutil.which("node")
-needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed: the JavaScript example cannot run")
+needs_node = pytest.mark.requires_tool("node", hint="the JavaScript example needs Node: run 'make system-deps' as root")
 
 
 def _load_example():

@@ -126,7 +126,7 @@ def test_run_report_defaults_to_reports_name(tmp_path, monkeypatch) -> None:
     assert (tmp_path / "reports" / name / "run.json").exists()
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (run 'make system-deps' as root to install it)")
+@pytest.mark.requires_tool("chromium", "chromium-browser", hint="run 'make system-deps' as root to install it")
 def test_report_renders_in_headless_chromium(report: Path, tmp_path) -> None:
     shot = tmp_path / "shot.png"
     cmd = [

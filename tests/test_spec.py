@@ -30,7 +30,7 @@ EXPECTED: dict[tuple[str, str, str], str] = {
 }
 
 HAS_DOT = shutil.which("dot") is not None
-needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not installed")
+needs_dot = pytest.mark.requires_tool("dot", hint="Graphviz: run 'make system-deps' as root to install it")
 
 
 def test_transition_table_has_exactly_the_13_transitions_of_the_lifecycle() -> None:
