@@ -26,11 +26,12 @@ $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
-	@bash .ci/system-deps || true
+	@bash .ci/system-deps
 	@rm -f $(VENV)/.installed-* && touch $@
 
-# Graphviz (diagram images) and Chromium (report screenshot test) come from Debian's packages;
-# without root they are skipped with a message and the features that need them say so.
+# Graphviz (diagram images), Chromium (report screenshot test) and Node (JavaScript adapter test)
+# come from Debian's packages; without root they are skipped with a message and the features that
+# need them say so. Under CI (CI set, as .ci/run does) a missing one fails the set-up and the tests.
 system-deps:
 	bash .ci/system-deps
 
