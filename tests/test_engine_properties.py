@@ -33,7 +33,7 @@ from model.scenario import scenario_from_dict
 from model.sim.engine import Replication
 
 SLOW = bool(os.environ.get("TRANSFER_SIM_SLOW"))
-EXAMPLES = 600 if SLOW else 100
+EXAMPLES = int(os.environ.get("TRANSFER_SIM_PROPERTY_EXAMPLES") or (600 if SLOW else 100))  # mutation runs: fewer
 CHART_REPLAYS = 60  # contacts per example replayed through the python-statemachine chart itself
 
 FINAL_COUNTS = ("completed", "abandoned_queue", "dissuaded", "abandoned_transfer", "transfer_expired")
