@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,131 @@ def report(result, tmp_path_factory) -> Path:
     return build_report(result, tmp_path_factory.mktemp("report") / "baseline", target=0.1)
 
 
+# -- reading a report back: the stdlib HTML parser, no scraping by regular expression ----------------
+class ReportPage(HTMLParser):
+    """What a reader sees in a report: the opening sentences (``answer``), the line under the title
+    (``sub``) and every table as ``{"title": the h3 above it, "header": [...], "rows": [[...], ...]}``
+    (cell texts with entities decoded and whitespace collapsed)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.answer: list[str] = []
+        self.sub = ""
+        self.tables: list[dict] = []
+        self._h3: str | None = None
+        self._last_h3 = ""
+        self._text: list[str] | None = None  # the buffer of the element being read
+        self._in_answer = False
+        self._what = ""
+        self._row: list[str] | None = None
+        self._row_kind = ""
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section" and a.get("id") == "answer":
+            self._in_answer = True
+        elif tag == "p" and (self._in_answer or a.get("class") == "sub"):
+            self._text, self._what = [], "answer" if self._in_answer else "sub"
+        elif tag == "h3":
+            self._text, self._what = [], "h3"
+        elif tag == "table":
+            self.tables.append({"title": self._last_h3, "header": [], "rows": []})
+        elif tag == "tr":
+            self._row, self._row_kind = [], ""
+        elif tag in ("td", "th") and self._row is not None:
+            self._text, self._what = [], tag
+            self._row_kind = "td" if tag == "td" else (self._row_kind or "th")  # a header row has no td
+
+    def handle_endtag(self, tag: str) -> None:
+        closes = {"answer": "p", "sub": "p"}.get(self._what, self._what)
+        if self._text is not None and tag == closes:
+            text = " ".join("".join(self._text).split())
+            self._text = None
+            if self._what == "answer":
+                self.answer.append(text)
+            elif self._what == "sub":
+                self.sub = text
+            elif self._what == "h3":
+                self._last_h3 = text
+            else:
+                self._row.append(text)
+        elif tag == "section":
+            self._in_answer = False
+        elif tag == "tr" and self._row is not None and self.tables:
+            t = self.tables[-1]
+            if self._row_kind == "th" and not t["header"] and not t["rows"]:
+                t["header"] = self._row
+            else:
+                t["rows"].append(self._row)
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def table(self, title: str) -> dict:
+        found = [t for t in self.tables if t["title"] == title]
+        assert len(found) == 1, f"expected one table titled {title!r}, found {[t['title'] for t in self.tables]}"
+        return found[0]
+
+
+def read_report(index: Path) -> ReportPage:
+    return ReportPage(index.read_text(encoding="utf-8"))
+
+
+# How the report shows a number (the documented formats: percentages clipped to 0-100 % with one
+# decimal, seconds with one decimal, counts with one decimal under 100 and none from 100, ratios
+# with two), written out here so the test does not borrow the report module's own helpers.
+FIGURES = {
+    "arrivals": "n", "completed": "n", "transfers_requested": "n", "transfers_accepted": "n",
+    "transfer_abandonment_rate": "%", "transfer_success_rate": "%", "transfer_service_level": "%",
+    "time_to_join_mean": "s", "time_to_join_p90": "s", "queue_abandonment_rate": "%",
+    "abandonment_rate": "%", "rejects_per_transfer": "x", "offers_per_transfer": "x",
+}
+
+
+def shown(v: float, kind: str) -> str:
+    if v != v:
+        return "-"
+    if kind == "%":
+        return f"{100 * min(max(v, 0.0), 1.0):.1f} %"
+    if kind == "s":
+        return f"{v:.1f} s"
+    if kind == "n":
+        return f"{v:,.1f}" if abs(v) < 100 else f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def pct(v: float) -> str:
+    return f"{100 * min(max(v, 0.0), 1.0):.1f}"
+
+
+def pct_ci(mean: float, lo: float, hi: float) -> str:
+    """The headline's "7.2 % (6.5–7.9 %)"."""
+    return f"{pct(mean)} % ({pct(lo)}–{pct(hi)} %)"
+
+
+def figure_row(frame: pd.DataFrame, scope: str, key: str, metric: str) -> pd.Series | None:
+    """One row of a tidy metrics frame, read directly (not through SimulationResult.metric)."""
+    sel = frame[(frame["scope"] == scope) & (frame["key"].astype(str) == key) & (frame["metric"] == metric)]
+    assert len(sel) <= 1, (scope, key, metric)
+    return None if sel.empty else sel.iloc[0]
+
+
+def mean_ci(frame: pd.DataFrame, scope: str, key: str, metric: str) -> tuple[float, float, float]:
+    r = figure_row(frame, scope, key, metric)
+    assert r is not None, (scope, key, metric)
+    return float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+
+
+def transfer_targets(frame: pd.DataFrame) -> list[str]:
+    """The targets that received transfers, most transfers first (the report's column order)."""
+    sel = frame[(frame.scope == "target") & (frame.metric == "transfers_requested") & (frame["mean"] > 0)]
+    return [str(k) for k in sel.sort_values("mean", ascending=False, kind="stable")["key"]]
+
+
 def external_refs(html: str) -> list[str]:
     refs = re.findall(r"""(?:src|href|srcset|action|poster|data)\s*=\s*["']([^"']*)["']""", html, re.I)
     refs += re.findall(r"""url\(\s*["']?([^"')]*)""", html, re.I)
@@ -69,12 +196,92 @@ def test_report_opens_with_the_answer_then_scenario_charts_tables(report: Path, 
     html = report.read_text()
     answer = html.index('id="answer"')
     assert answer < html.index('id="scenario"') < html.index('id="charts"') < html.index('id="tables"')
-    first = re.search(r'id="answer">\s*<p>([^<]+)</p>', html).group(1)
-    mean, lo, hi = result.metric("transfer_abandonment_rate", "target", "billing")
+    first = read_report(report).answer[0]
+    # the interval read from the metrics frame itself, clipped to 0-100 % as the report promises
+    m = result.metrics
+    row = m[(m.scope == "target") & (m.key == "billing") & (m.metric == "transfer_abandonment_rate")].iloc[0]
+    lo, hi = max(row["ci_low"], 0.0), min(row["ci_high"], 1.0)
     assert first.startswith("With a 60 s timeout, ")
-    assert f"{100 * mean:.1f} % ({100 * max(lo, 0):.1f}–{100 * min(hi, 1):.1f} %) of transfers to billing" in first
+    assert f"{100 * row['mean']:.1f} % ({100 * lo:.1f}–{100 * hi:.1f} %) of transfers to billing" in first
     assert "expire or are abandoned" in first
     assert "bottleneck" in html
+
+
+def test_the_headline_states_the_runs_figures(report: Path, result) -> None:
+    """Every number in the opening sentences, recomputed here from the result's metrics frame."""
+    m = result.metrics
+    page = read_report(report)
+    assert len(page.answer) == 3, page.answer
+    targets = transfer_targets(m)
+    assert targets == ["billing", "tech"]  # the baseline transfers to both; billing gets more
+    timeout = result.scenario.services[0].transfer_timeout
+    rates = {t: mean_ci(m, "target", t, "transfer_abandonment_rate") for t in targets}
+    first = (f"With a {timeout:g} s timeout, "
+             + " and ".join(f"{pct_ci(*rates[t])} of transfers to {t}" for t in targets)
+             + " expire or are abandoned.")
+    over = [t for t in targets if rates[t][0] > 0.1]
+    if over:
+        first += f" That is above the 10 % target for {' and '.join(over)}."
+    else:
+        first += " All targets are within the 10 % target."
+    assert page.answer[0] == first
+
+    worst = max(targets, key=lambda t: rates[t][0])
+    g = result.scenario.group(worst)
+    occ = mean_ci(m, "group", worst, "agent_occupancy")
+    assert page.answer[1] == (
+        f"The bottleneck is {worst}: it loses {pct(rates[worst][0])} % of the transfers sent to it, "
+        f"with its chat slots busy {pct_ci(*occ)} of the time "
+        f"({g.agents} agent{'s' if g.agents != 1 else ''} x {g.max_concurrent} chat{'s' if g.max_concurrent != 1 else ''})."
+    )
+    arrivals = mean_ci(m, "overall", "all", "arrivals")[0]
+    assert arrivals > 100
+    lost = mean_ci(m, "overall", "all", "abandonment_rate")
+    assert page.answer[2].startswith(f"Of about {arrivals:,.0f} contacts per replication, {pct_ci(*lost)} do not end completed")
+
+
+def test_the_figures_table_shows_the_results_means_and_intervals(report: Path, result) -> None:
+    """A row per figure, a column per scope; each cell "mean (low – high)" of the metrics frame.
+    An empty or truncated table, a wrong number or a missing scope fails here."""
+    m = result.metrics
+    table = read_report(report).table("Figures, mean (95 % CI)")
+    targets = transfer_targets(m)
+    scopes = [("overall", "all")] + [("target", t) for t in targets]
+    assert table["header"] == ["figure", "All contacts"] + [f"Transfers to {t}" for t in targets]
+    assert [r[0] for r in table["rows"]] == list(FIGURES)  # every figure, in the documented order
+    checked = 0
+    for row in table["rows"]:
+        name, cells = row[0], row[1:]
+        assert len(cells) == len(scopes), row
+        for (scope, key), cell in zip(scopes, cells):
+            r = figure_row(m, scope, key, name)
+            if r is None:  # e.g. arrivals has no per-target figure: the cell is left blank
+                assert cell == "", (name, key, cell)
+                continue
+            kind = FIGURES[name]
+            assert cell == f"{shown(r['mean'], kind)} ({shown(r['ci_low'], kind)} – {shown(r['ci_high'], kind)})", (name, key)
+            checked += 1
+    # the run has transfers to both targets: most cells hold a number
+    assert checked >= len(FIGURES) + 9 * len(targets)
+
+
+def test_the_report_shows_the_run_and_scenario_it_was_built_from(report: Path, result) -> None:
+    page = read_report(report)
+    assert page.sub.startswith(f"{result.replications} replications, seed {result.seed}. ")
+    assert "Target transfer abandonment: 10 %." in page.sub
+    sc = result.scenario
+    services = page.table("Services")
+    assert [r[0] for r in services["rows"]] == [s.name for s in sc.services]
+    for row, s in zip(services["rows"], sc.services):
+        assert row[1] == s.entry_group and row[3] == f"{s.transfer_timeout:g} s" and row[5] == s.on_transfer_timeout
+    groups = page.table("Groups")
+    assert [(r[0], int(r[1]), int(r[2])) for r in groups["rows"]] == [(g.name, g.agents, g.max_concurrent) for g in sc.groups]
+    occupancy = page.table("Agent occupancy")
+    m = result.metrics
+    occ = m[(m.scope == "group") & (m.metric == "agent_occupancy")]
+    assert len(occ) == len(sc.groups)
+    assert occupancy["rows"] == [[str(r.key), f"{pct(r.mean)} %", f"{pct(r.ci_low)} % – {pct(r.ci_high)} %"]
+                                 for r in occ.itertuples()]
 
 
 def test_headline_names_each_target_and_the_bottleneck(result) -> None:
@@ -92,13 +299,42 @@ def test_sweep_headline_compares_timeouts(sweep) -> None:
     assert f"90 s brings that to {100 * at90['mean']:.1f} %" in lines[0]
 
 
+def check_sweep_table(page: ReportPage, frame: pd.DataFrame, path: str) -> None:
+    """The sweep table against the sweep summary: a row per point, the varied value then three
+    transfer figures ("mean (low – high)") for the target with the most transfers."""
+    requested = frame[(frame.scope == "target") & (frame.metric == "transfers_requested")]
+    key = str(requested.groupby("key", observed=True)["mean"].mean().idxmax())
+    wanted = {"transfer_abandonment_rate": "%", "transfer_success_rate": "%", "time_to_join_p90": "s"}
+    table = page.table("Sweep")
+    assert table["header"] == [path] + [f"{w} ({key})" for w in wanted]
+    values = sorted(frame[path].unique())
+    assert len(values) >= 2 and [r[0] for r in table["rows"]] == [f"{v:g}" for v in values]
+    for row, v in zip(table["rows"], values):
+        at = frame[frame[path] == v]
+        expected = []
+        for w, kind in wanted.items():
+            mean, lo, hi = mean_ci(at, "target", key, w)
+            expected.append(f"{shown(mean, kind)} ({shown(lo, kind)} – {shown(hi, kind)})")
+        assert row[1:] == expected, (v, row)
+
+
 def test_sweep_report_has_the_sweep_chart_and_table(sweep, tmp_path) -> None:
     index = build_report(small_scenario(), tmp_path / "sw", sweep=sweep, target=0.2)
     html = index.read_text()
     assert (tmp_path / "sw" / "sweep.png").exists()
-    assert "90 s brings that to" in html
-    assert "<h3>Sweep</h3>" in html
     assert external_refs(html) == []
+    page = read_report(index)
+    check_sweep_table(page, sweep, TIMEOUT)
+    # the opening sentences, from the sweep frame: the scenario's 60 s against the longest timeout
+    sel = sweep[(sweep.scope == "target") & (sweep.key == "billing") & (sweep.metric == "transfer_abandonment_rate")]
+    at = {int(r[TIMEOUT]): (r["mean"], r["ci_low"], r["ci_high"]) for _, r in sel.iterrows()}
+    assert page.answer[0] == (f"With a 60 s timeout, {pct_ci(*at[60])} of transfers to billing expire or are "
+                              f"abandoned; 90 s brings that to {pct_ci(*at[90])}.")
+    meets = sorted(t for t, (_, _, hi) in at.items() if hi <= 0.2)
+    if meets:
+        assert page.answer[1].endswith(f"meets the 20 % target is {meets[0]} s.")
+    else:
+        assert page.answer[1] == "No support transfer timeout in the sweep meets the 20 % target with 95 % confidence."
 
 
 def test_report_command_reads_a_run_folder(result, tmp_path) -> None:
