@@ -337,3 +337,31 @@ def test_transfers_table_has_a_row_for_every_transfer_request(result):
         requested = pr[(pr.replication == rep) & (pr.scope == "overall") & (pr.metric == "transfers_requested")].value.iloc[0]
         assert len(counted) == requested
         assert set(counted.outcome.astype(str)) <= {"accepted", "transfer_expired", "abandoned_transfer", "returned", "open"}
+
+
+def test_customers_abandon_transfers_when_a_transfer_patience_is_set(result):
+    """small() sets a transfer patience (exponential, mean 2 min) shorter than many waits for billing
+    and anna: some customers leave while their transfer is routed or offered, before the deadline."""
+    assert result.metric("abandoned_transfer")[0] > 0
+    for target in ("billing", "agent:anna"):
+        assert result.metric("abandoned_transfer", "target", target)[0] > 0, target
+        assert result.metric("transfer_abandonment_rate", "target", target)[0] > 0, target
+    tr = result.transfers
+    assert (tr[tr.counted].outcome == "abandoned_transfer").sum() > 0
+    ev = result.events
+    left = ev[ev.to_state == "abandoned_transfer"]
+    assert len(left) > 0 and set(left.event.astype(str)) == {"customer_leave"}
+    assert set(left.from_state.astype(str)) <= {"routing", "offered"}
+    # each one left before its transfer timed out (45 s after the request): patience, not the timer
+    req = ev[ev.event == "request_transfer"][["replication", "contact", "time"]].rename(columns={"time": "t_req"})
+    gone = pd.merge_asof(left[["replication", "contact", "time"]].sort_values("time"),
+                         req.assign(time=req.t_req).sort_values("time"),
+                         on="time", by=["replication", "contact"], direction="backward")
+    assert gone.t_req.notna().all() and ((gone.time - gone.t_req) < 45.0).all()
+
+
+def test_without_a_transfer_patience_no_transfer_is_abandoned():
+    r = simulate(small(**{"services.support.transfer_patience": None}), replications=2)
+    assert r.metric("transfers_requested")[0] > 0 and r.metric("transfer_expired")[0] > 0
+    assert r.metric("abandoned_transfer")[0] == 0
+    assert not (r.events.to_state == "abandoned_transfer").any()
