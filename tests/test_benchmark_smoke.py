@@ -60,6 +60,28 @@ def test_report_structure_on_a_tiny_run(bench):
     # same seeds, same engine: keeping the log does not change what is simulated
     assert e["engines"]["ours"]["abandoned"] == e["engines"]["ours+log"]["abandoned"]
 
+    # the verdicts: every engine's P(abandon) is its pooled count and sits within the tolerance of
+    # the exact Erlang-A value (ten binomial standard errors, never under 0.002: about 0.062 here)
+    tol = max(0.002, 10.0 * math.sqrt(0.084452 * (1 - 0.084452) / 2_000))
+    assert e["p_abandon_tolerance"] == pytest.approx(tol)
+    assert e["exact_p_abandon_computed"] == pytest.approx(0.084452, abs=1e-6)
+    for name, r in e["engines"].items():
+        assert r["p_abandon"] == pytest.approx(sum(r["abandoned"]) / sum(r["arrivals"])), name
+        assert r["p_abandon_ok"] is True, (name, r["p_abandon"])
+        assert abs(r["p_abandon"] - 0.084452) <= tol, name
+        # the overall verdict: P(abandon) right and, where there is a speed target, the time ratio
+        # within it (and faster than Ciw when Ciw ran); wall-clock itself is not asserted
+        expected = r["p_abandon_ok"]
+        if r["target_time_ratio"] is not None:
+            expected = expected and r["time_ratio_to_simpy"] <= r["target_time_ratio"]
+            if "ciw" in e["engines"]:
+                assert r["faster_than_ciw"] == (r["customers_per_second"] > e["engines"]["ciw"]["customers_per_second"])
+                expected = expected and r["faster_than_ciw"]
+        assert r["pass"] is expected, name
+    for name in ("simpy", "ciw"):  # references: no speed target, so their verdict is P(abandon) alone
+        if name in e["engines"]:
+            assert e["engines"][name]["target_time_ratio"] is None and e["engines"][name]["pass"] is True
+
     b = report["baseline"]
     assert b["contacts_per_second"] > 0 and b["arrivals"][0] > 1_000
 
@@ -67,9 +89,15 @@ def test_report_structure_on_a_tiny_run(bench):
     assert len(m["runs"]) == 1
     row = m["runs"][0]
     assert row["arrivals"] > 1_000 and row["peak_rss_mib"] > 0 and row["peak_rss_growth_mib"] >= 0
+    assert m["flat"] is True  # one size: no growth between sizes
 
     text = bench.format_table(report)
     assert "P(abandon)" in text and "customers/s" in text
+    # the table's verdict column says what the report says
+    for name, r in e["engines"].items():
+        line = next(x for x in text.splitlines() if x.startswith(r["label"]))
+        assert line.rstrip().endswith("PASS" if r["pass"] else "FAIL"), line
+    assert "flat: yes" in text
 
 
 def test_ciw_engine(bench):
