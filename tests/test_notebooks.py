@@ -1,8 +1,13 @@
-"""Every notebook in notebooks/ runs top to bottom, so none can rot.
+"""Every notebook in notebooks/ runs top to bottom and checks its own result, so none can rot.
 
 Each notebook is its own test. It runs in a fresh ``python3`` kernel of this interpreter, with
 ``notebooks/`` as working directory (as Jupyter starts it), and is executed from an in-memory copy:
 nothing is written back into the repository. Notebooks are stored without outputs; that is checked too.
+
+Running is not enough: a notebook that prints "DISAGREES" or a "fail" verdict still runs. So each
+notebook ends with its self-check, a markdown cell saying so and one code cell of ``assert``
+statements on its key results; a failing assertion raises in the kernel and fails the test here
+(``allow_errors=False``). That every notebook ends that way is checked too.
 """
 
 from __future__ import annotations
@@ -59,6 +64,22 @@ def test_stored_without_outputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_ends_with_its_self_check(path: Path) -> None:
+    """The last two cells: a markdown line saying it is the notebook's self-check, then one code cell
+    that asserts (and nothing after it)."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    *_, md, code = nb.cells
+    assert md.cell_type == "markdown" and "self-check" in md.source, f"{path.name}: no self-check markdown cell"
+    assert code.cell_type == "code", f"{path.name}: the self-check is not the last cell"
+    tree = ast.parse("\n".join(line for line in code.source.splitlines() if not line.lstrip().startswith("%")))
+    asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+    assert len(asserts) >= 2, f"{path.name}: the self-check asserts too little"
+    assert not any(isinstance(n, ast.Try) for n in ast.walk(tree)), f"{path.name}: the self-check swallows errors"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
@@ -71,8 +92,11 @@ def test_notebook_runs(path: Path, tmp_path: Path) -> None:
     env = _kernel_env(tmp_path)
     before = _tree_state()
     start = time.perf_counter()
-    client.execute(env=env)
+    client.execute(env=env)  # raises CellExecutionError on any error, a failed self-check assertion too
     took = time.perf_counter() - start
+    last = nb.cells[-1]
+    printed = "".join(o.get("text", "") for o in last.outputs if o.get("output_type") == "stream")
+    assert "self-check passed" in printed, f"{path.name}: the self-check cell did not finish: {last.outputs}"
     assert took < BUDGET, f"{path.name} took {took:.0f} s (budget {BUDGET} s)"
     after = _tree_state()
     assert after == before, f"{path.name} wrote into the repository: {sorted(after ^ before)}"
