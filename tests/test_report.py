@@ -416,7 +416,7 @@ def failed_sweep(tmp_path_factory):
     return info.value.result
 
 
-def _check_failed_report(html: str) -> None:
+def _check_failed_report(html: str, summary: pd.DataFrame) -> None:
     first = re.search(r'id="answer">\s*<p>([^<]+)</p>', html).group(1)
     assert first.startswith("1 of 4 points failed")
     # the table: the failed point's figures read "failed", the others are numbers
@@ -425,6 +425,19 @@ def _check_failed_report(html: str) -> None:
     assert len(failed) == 1 and re.findall(r"<td[^>]*>([^<]*)</td>", failed[0]) == ["90", "4", "failed", "failed", "failed"]
     assert failed[0].count('class="num failed"') == 3
     assert len(rows) == 4
+    # the three points that ran show the summary's figures for billing
+    table = ReportPage(html).table("Sweep")
+    assert table["header"] == [TIMEOUT, AGENTS] + [f"{w} (billing)" for w in
+                                                   ("transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90")]
+    ran = [r for r in table["rows"] if "failed" not in r]
+    assert [(int(r[0]), int(r[1])) for r in ran] == [(30, 3), (30, 4), (90, 3)]
+    for r in ran:
+        at = summary[(summary[TIMEOUT] == int(r[0])) & (summary[AGENTS] == int(r[1]))]
+        expected = []
+        for w, kind in (("transfer_abandonment_rate", "%"), ("transfer_success_rate", "%"), ("time_to_join_p90", "s")):
+            mean, lo, hi = mean_ci(at, "target", "billing", w)
+            expected.append(f"{shown(mean, kind)} ({shown(lo, kind)} – {shown(hi, kind)})")
+        assert r[2:] == expected, r
     # the list of failed points, with the reason, under the charts
     listed = html.index('id="failed-points"')
     assert html.index('id="fig-heatmap"') < listed < html.index('id="tables"')
@@ -435,13 +448,13 @@ def _check_failed_report(html: str) -> None:
 def test_a_sweep_report_marks_failed_points_and_says_why(failed_sweep, tmp_path) -> None:
     index = build_report(small_scenario(), tmp_path / "rep", sweep=failed_sweep.summary,
                          failures=failed_sweep.failures, target=0.1)
-    _check_failed_report(index.read_text())
+    _check_failed_report(index.read_text(), failed_sweep.summary)
     assert (tmp_path / "rep" / "heatmap.png").exists()
 
 
 def test_a_sweep_folder_report_reads_its_failures(failed_sweep, tmp_path) -> None:
     index = build_report(failed_sweep.out, tmp_path / "rep")
-    _check_failed_report(index.read_text())
+    _check_failed_report(index.read_text(), pd.read_parquet(failed_sweep.out / "summary.parquet"))
 
 
 def test_the_heat_map_draws_a_failed_cell_grey_with_the_word(failed_sweep) -> None:
