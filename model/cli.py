@@ -405,7 +405,7 @@ def validate_cmd(
 
     from tqdm.auto import tqdm
 
-    from .validation import CASES, FAST_CASES, LEVEL, format_table, validate, write
+    from .validation import CASES, FAST_CASES, LEVEL, NARROW_RULE, format_table, validate, write
 
     cases = FAST_CASES if fast else CASES
     start = time.perf_counter()
@@ -416,9 +416,9 @@ def validate_cmd(
     elapsed = time.perf_counter() - start
     typer.echo(f"{len(cases)} cases x {replications} replications, seed {seed}, {elapsed:.0f} s; "
                f"rates per minute, D in minutes; {100 * LEVEL:g} % t interval over replications")
-    typer.echo("queue: Erlang A (M/M/n+M), abandoned_queue / arrivals; "
-               "transfer: M/M/n+D (theta -) or M/M/n+(D,exp), transfer_abandonment_rate")
-    typer.echo("pass: analytic inside the CI and half-width < 10 % of it or < 0.005")
+    typer.echo("queue: Erlang A (M/M/n+M), queue_abandonment_rate; "
+               "transfer: M/M/n+D (theta -) or M/M/n+(D,exp), transfer_abandonment_rate (as reported by run)")
+    typer.echo(f"pass: analytic inside the CI and {NARROW_RULE}")
     typer.echo(format_table(df))
     failed = int((df["verdict"] != "pass").sum())
     if out is not None:
