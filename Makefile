@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench notebooks setup system-deps clean
+.PHONY: demo test bench mutation notebooks setup system-deps clean
 
 demo: $(STAMP)
 	$(BIN)/transfer-sim run scenarios/baseline.toml --out reports/baseline --report --force
@@ -15,6 +15,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/bench_engine.py $(BENCH_ARGS)
+
+# Mutation testing of model/lifecycle.py, model/results/metrics.py and model/sim/engine.py
+# (docs/testing.md): scores printed, survivors in reports/mutation/. Not part of CI (too slow).
+# MUTATION_ARGS="lifecycle" runs one target; "--report-only" re-reads the last run.
+mutation: $(STAMP)
+	$(BIN)/pip install -q -e '.[mutation]'
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 notebooks: $(STAMP)
 	$(BIN)/pip install -q -e '.[notebooks]'
