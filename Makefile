@@ -21,7 +21,7 @@ bench: $(STAMP)
 # MUTATION_ARGS="lifecycle" runs one target; "--report-only" re-reads the last run.
 mutation: $(STAMP)
 	$(BIN)/pip install -q -e '.[mutation]'
-	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+	$(BIN)/python tests/mutation.py $(MUTATION_ARGS)
 
 notebooks: $(STAMP)
 	$(BIN)/pip install -q -e '.[notebooks]'

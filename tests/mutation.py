@@ -19,9 +19,9 @@ a broken import as a timeout. Score = detected / (all mutants - skipped), detect
 mutmut or by the re-check, timeouts and type-check catches. A mutant that no selected test
 reaches ("no tests") and does not fail the re-check counts as surviving.
 
-    python tools/mutation.py                  # every target
-    python tools/mutation.py lifecycle engine # some of them
-    python tools/mutation.py --report-only    # re-read the last run's results, run nothing
+    python tests/mutation.py                  # every target
+    python tests/mutation.py lifecycle engine # some of them
+    python tests/mutation.py --report-only    # re-read the last run's results, run nothing
     MUTATION_CHILDREN=2 ...                   # parallel mutant runs (default: 2)
 
 Determinism: Hypothesis runs with a fixed seed (``--hypothesis-seed=0``), and the engine's
