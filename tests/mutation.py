@@ -67,8 +67,8 @@ TARGETS: dict[str, Target] = {
     "metrics": Target("model/results/metrics.py", ["tests/test_metrics.py", "tests/test_sim.py", *NOT_PER_MUTANT]),
     "engine": Target(
         "model/sim/engine.py",
-        ["tests/test_sim.py", "tests/test_engine_regressions.py", "tests/test_engine_properties.py",
-         *NOT_PER_MUTANT],
+        ["tests/test_metrics.py", "tests/test_sim.py", "tests/test_engine_regressions.py",
+         "tests/test_engine_properties.py", *NOT_PER_MUTANT],
         env={"TRANSFER_SIM_PROPERTY_EXAMPLES": "10"},  # 100 in the suite; 10 keeps a mutant under ~5 s
     ),
 }
