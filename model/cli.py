@@ -659,7 +659,7 @@ def tune_cmd(
             sc, metric, goal, param, range_, scope=scope, direction=direction,
             replications=replications, seed=seed, grid=grid,
             resolution=(int(resolution) if resolution is not None and float(resolution).is_integer() else resolution),
-            executor=ex, workers=workers, progress=progress,
+            executor=ex, workers=workers, progress=progress, force=force,
         )
     except TuneFailed as err:  # a setting failed to simulate: not bad input
         fail(str(err), code=1)

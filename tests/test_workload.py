@@ -170,3 +170,20 @@ def test_a_huge_grid_is_refused_without_being_built():
     assert time.perf_counter() - start < 0.5
     assert check_grid_size({"a": [1, 2], "b": [3, 4, 5]}) == 6
     assert len(grid_points({"a": list(range(MAX_GRID_POINTS))})) == MAX_GRID_POINTS
+
+
+def test_tune_with_force_runs_settings_above_the_bounds(monkeypatch):
+    """tune() passes ``force`` to each sweep it runs: forcing the tuning forces its settings."""
+    import model.workload as workload
+    from model import load_scenario
+    from model.experiments import tune
+
+    sc = load_scenario("scenarios/baseline.toml").with_changes(
+        {"simulation.horizon": "10m", "simulation.warmup": "0s"}
+    )
+    monkeypatch.setattr(workload, "MAX_EVENTS", 1.0)
+    with pytest.raises(workload.WorkTooLarge):
+        tune(sc, "transfer_abandonment_rate", 0.9, "groups.billing.agents", "3..4", replications=2, executor="serial")
+    res = tune(sc, "transfer_abandonment_rate", 0.9, "groups.billing.agents", "3..4", replications=2,
+               executor="serial", force=True)
+    assert len(res.explored) >= 2

@@ -171,6 +171,7 @@ def tune(
     progress: bool | None = None,
     level: float = 0.95,
     chunk_fn: Any = None,
+    force: bool = False,
 ) -> TuneResult:
     """Find the smallest value of ``param`` in ``range`` for which ``metric`` meets ``target``.
 
@@ -185,7 +186,8 @@ def tune(
         direction: ``"lower"`` or ``"higher"`` is better (default: from the metric's name).
         grid: points of the coarse grid (ends included).
         resolution: the step the answer is exact to (default 1: integers, whole seconds).
-        executor, workers, progress, chunk_fn: as for :func:`~model.experiments.run_sweep`.
+        executor, workers, progress, chunk_fn, force: as for :func:`~model.experiments.run_sweep`
+            (``force`` runs settings above the work bounds of ``docs/limits.md``).
 
     Raises:
         TuneFailed: a setting could not be evaluated (the message names the value and the reason).
@@ -234,7 +236,7 @@ def tune(
                 warnings.simplefilter("ignore", SweepWarning)
                 result = run_sweep(
                     sc, {param: [value(k) for k in ks]}, n, seed=seed, executor=runner,
-                    progress=progress, level=level, on_error="record", chunk_fn=chunk_fn,
+                    progress=progress, level=level, on_error="record", chunk_fn=chunk_fn, force=force,
                 )
             if result.failures:
                 # the search needs every setting it asked for; say which failed and why
