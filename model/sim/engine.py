@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,26 +229,26 @@ class Replication:
             a.area += a.busy * (now - start)
         a.last_change = now
 
-    def _pick(self, group: str, candidates: list[AgentState]) -> AgentState:
-        """Choose one of ``candidates`` (all free) by ``group``'s routing policy."""
+    def _pick(self, group: str, candidates: Collection[AgentState]) -> AgentState:
+        """Choose one of ``candidates`` (all free, longest idle first) by ``group``'s routing policy."""
         policy = self.groups[group].routing
-        if len(candidates) == 1 or policy == "longest_idle":
-            return candidates[0]
+        if policy == "longest_idle" or (len(candidates) == 1 and policy != "round_robin"):
+            return next(iter(candidates))
         if policy == "least_busy":
-            return min(candidates, key=lambda a: a.busy / a.slots)
+            return min(candidates, key=lambda a: a.busy / a.slots)  # ties: the longest idle
         if policy == "random":
-            return candidates[int(self.u_routing[group]() * len(candidates))]
-        # round_robin: the first candidate at or after the group's pointer
+            return list(candidates)[int(self.u_routing[group]() * len(candidates))]
+        # round_robin: the first candidate at or after the group's pointer, which then moves past
+        # it (also when the choice was forced: "next free agent after the last one chosen")
         order = self.members[group]
         n = len(order)
         start = self.rr[group]
-        chosen = set(candidates)
         for k in range(n):
             a = order[(start + k) % n]
-            if a in chosen:
+            if a in candidates:
                 self.rr[group] = (start + k + 1) % n
                 return a
-        return candidates[0]
+        raise RuntimeError(f"round_robin: no candidate is a member of {group!r}")
 
     # -- arrivals -----------------------------------------------------------------------
     def _start_arrivals(self) -> None:
@@ -315,9 +315,7 @@ class Replication:
             self.log.append((now, c.cid, s.name, "arrive", None, "queued", None, s.entry_group, None))
         free = self.free[s.entry_group]
         if free:
-            g = s.entry_group
-            a = next(iter(free)) if len(free) == 1 or self.groups[g].routing == "longest_idle" else self._pick(g, list(free))
-            self._assign(c, a, g, now)
+            self._assign(c, self._pick(s.entry_group, free), s.entry_group, now)
         else:
             self.queue[s.entry_group].append(c)
 
