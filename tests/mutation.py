@@ -68,7 +68,8 @@ TARGETS: dict[str, Target] = {
     "engine": Target(
         "model/sim/engine.py",
         ["tests/test_metrics.py", "tests/test_sim.py", "tests/test_engine_regressions.py",
-         "tests/test_engine_properties.py", *NOT_PER_MUTANT],
+         "tests/test_engine_properties.py", "tests/test_routing.py", "tests/test_engine_pinned.py",
+         *NOT_PER_MUTANT],
         env={"TRANSFER_SIM_PROPERTY_EXAMPLES": "10"},  # 100 in the suite; 10 keeps a mutant under ~5 s
     ),
 }

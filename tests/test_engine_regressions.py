@@ -34,7 +34,7 @@ def test_busy_hours_with_a_long_transfer_timeout_runs_to_the_end():
 
 def test_the_exact_crashing_replication_now_ends_with_every_contact_final_or_open():
     sc = busy_hours(tech_agents=5, timeout="300s", billing_agents=3)
-    out = Replication(sc, seed=3, replication=0, keep_events=True).run()
+    out = Replication(sc, seed=3, replication=0, keep_events=True, timeline_step=300.0).run()
     # the crash came from a waiting transfer rejected by the agent at the head of the list:
     # this replication must really exercise that path (rejects while transfers wait)
     assert out.by_target["billing"].counts["rejects"] > 0

@@ -25,7 +25,7 @@ def run_replication(
     scenario: Any, seed: int, replication: int, keep_events: bool = True, timeline_step: float | None = 300.0
 ) -> ReplicationOutput:
     """Run replication ``replication`` of ``scenario`` with the streams of ``(seed, replication)``."""
-    return Replication(scenario, seed, replication, keep_events, timeline_step).run()
+    return Replication(scenario, seed, replication, keep_events=keep_events, timeline_step=timeline_step).run()
 
 
 def _load(scenario: Any) -> Any:

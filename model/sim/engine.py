@@ -96,8 +96,9 @@ class Replication:
         scenario: Any,
         seed: int,
         replication: int,
-        keep_events: bool = True,
-        timeline_step: float | None = 300.0,
+        *,
+        keep_events: bool,
+        timeline_step: float | None,
     ) -> None:
         self.sc = scenario
         sim = scenario.simulation
@@ -105,7 +106,6 @@ class Replication:
         self.end = float(sim.warmup + sim.horizon)
         self.replication = replication
         self.env = simpy.Environment()
-        self.keep = keep_events
         self.log: list[tuple[Any, ...]] | None = [] if keep_events else None
         self.transfer_rows: list[tuple[Any, ...]] | None = [] if keep_events else None
         self.timeline: list[tuple[Any, ...]] = []
