@@ -17,6 +17,7 @@ from .distributions import (
 )
 from .durations import parse_clock, parse_duration
 from .errors import Problem, ScenarioError
+from .loading import as_scenario, load_scenario
 from .schema import (
     Agent,
     Group,
@@ -24,7 +25,6 @@ from .schema import (
     Service,
     Simulation,
     TransferRule,
-    load_scenario,
     scenario_from_dict,
 )
 
@@ -47,6 +47,7 @@ __all__ = [
     "Simulation",
     "TransferRule",
     "Uniform",
+    "as_scenario",
     "load_scenario",
     "parse_clock",
     "parse_duration",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,15 +23,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from ..lifecycle import AGENT_PREFIX, OnTransferTimeout, agent_target
 from ._base import Int, LaxList, Real, StrictModel
 from .arrivals import Arrivals
 from .distributions import AnyDistribution
 from .durations import Clock, Duration, NonNegativeDuration, parse_clock
-from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse, show
+from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse
+from .graph import endless_transfers
 
 __all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
-
-AGENT_PREFIX = "agent:"
 
 
 def _check_name(value: str) -> str:
@@ -96,7 +95,7 @@ class Service(StrictModel):
     arrivals: Arrivals
     patience: AnyDistribution | None = None
     transfer_patience: AnyDistribution | None = None
-    on_transfer_timeout: Literal["abandon", "return"] = "abandon"
+    on_transfer_timeout: OnTransferTimeout = "abandon"
 
 
 class Group(StrictModel):
@@ -153,110 +152,6 @@ def _anonymous_owner(name: str, counts: Mapping[str, int]) -> str | None:
     return group
 
 
-#: transfer probabilities summing to at least this count as 1 (float sums such as 0.1 * 10)
-_SUM_ONE = 1.0 - 1e-9
-
-
-def _endless_transfers(scenario: "Scenario") -> list[Problem]:
-    """Closed sets of groups whose rules always transfer again: a contact there never completes.
-
-    The routing graph has an edge from a group to the group whose rules handle a contact after a
-    transfer: the target group, or for ``agent:NAME`` that agent's first group (as the
-    simulation does). A group *can finish* a contact when its probabilities sum to < 1, or when
-    one of its own members is the target of one of its ``agent:NAME`` rules (that agent closes
-    the contact instead of transferring it to itself), or when it transfers to a group that can
-    finish. Groups that cannot finish always contain a closed cycle; each is reported once, by
-    naming the cycle (at the first of its groups in file order).
-    """
-    first_group = {a.name: a.groups[0] for a in scenario.agents}
-    members = {g.name: {a.name for a in scenario.agents if g.name in a.groups} for g in scenario.groups}
-    edges: dict[str, list[str]] = {}
-    finishes: set[str] = set()
-    for g in scenario.groups:
-        total = sum(r.probability for r in g.transfers)
-        nxt = []
-        for r in g.transfers:
-            if r.probability <= 0:
-                continue
-            if r.is_agent:
-                agent = r.to[len(AGENT_PREFIX) :]
-                if agent in members[g.name]:
-                    finishes.add(g.name)
-                nxt.append(first_group[agent])
-            else:
-                nxt.append(r.to)
-        edges[g.name] = list(dict.fromkeys(nxt))
-        if total < _SUM_ONE:
-            finishes.add(g.name)
-    changed = True
-    while changed:  # a group that can reach a finishing group can finish
-        changed = False
-        for name, nxt in edges.items():
-            if name not in finishes and any(t in finishes for t in nxt):
-                finishes.add(name)
-                changed = True
-    stuck = [g.name for g in scenario.groups if g.name not in finishes]
-    if not stuck:
-        return []
-
-    def reach(start: str) -> set[str]:
-        seen, todo = {start}, [start]
-        while todo:
-            for t in edges[todo.pop()]:
-                if t not in seen:
-                    seen.add(t)
-                    todo.append(t)
-        return seen
-
-    reachable = {g: reach(g) for g in stuck}
-    problems = []
-    reported: set[str] = set()
-    for g in stuck:
-        # a closed set: every group reachable from g reaches g back (a bottom strongly connected component)
-        if g in reported or any(g not in reachable[t] for t in reachable[g]):
-            continue
-        closed = reachable[g]
-        reported |= closed
-        cycle = _cycle_from(g, edges, closed)
-        shown = " -> ".join(show(n, 40) for n in cycle)
-        members = sorted(closed, key=list(edges).index)
-        if len(closed) > len(set(cycle)):
-            shown += " (and " + ", ".join(show(n, 40) for n in members if n not in cycle) + ")"
-        problems.append(
-            Problem(f"groups.{g}.transfers",
-                    f"endless transfers: {shown} always transfer again (each group's transfer "
-                    "probabilities sum to 1), so a contact that gets there never completes",
-                    members if len(closed) > 1 else g,
-                    "transfer probabilities summing to < 1 in at least one group of the cycle")
-        )
-    return problems
-
-
-def _cycle_from(start: str, edges: Mapping[str, list[str]], within: set[str]) -> list[str]:
-    """A shortest cycle from ``start`` back to it inside ``within`` (breadth first), as names.
-
-    Self-transfers are skipped when ``within`` has other groups, so the cycle shows how they connect.
-    """
-    parent: dict[str, str] = {}
-    todo = [start]
-    while todo:
-        nxt = []
-        for node in todo:
-            for t in edges[node]:
-                if t not in within or (t == node and len(within) > 1):
-                    continue  # outside, or a self-transfer: name the cycle through the other groups
-                if t == start:
-                    path = [node]
-                    while path[-1] != start:
-                        path.append(parent[path[-1]])
-                    return [start] + path[::-1][1:] + [start] if node != start else [start, start]
-                if t not in parent:
-                    parent[t] = node
-                    nxt.append(t)
-        todo = nxt
-    return [start]  # unreachable: a closed set always holds a cycle through each of its groups
-
-
 class Scenario(StrictModel):
     """A whole scenario; build with :func:`load_scenario` or :func:`scenario_from_dict`."""
 
@@ -299,17 +194,17 @@ class Scenario(StrictModel):
                     problems.append(Problem(f"agents.{a.name}.groups[{i}]", "unknown group", g, known_groups))
                 elif g in a.groups[:i]:
                     problems.append(Problem(f"agents.{a.name}.groups[{i}]", "group listed twice", g))
-        targets = groups + [AGENT_PREFIX + n for n in named]
+        targets = groups + [agent_target(n) for n in named]
         for g in self.groups:
             total = 0.0
             for i, rule in enumerate(g.transfers):
                 path = f"groups.{g.name}.transfers[{i}]"
                 total += rule.probability
                 if rule.is_agent:
-                    if rule.to[len(AGENT_PREFIX) :] not in named:
+                    if rule.to.removeprefix(AGENT_PREFIX) not in named:
                         problems.append(
                             Problem(f"{path}.to", "unknown agent", rule.to,
-                                    allowed_list([AGENT_PREFIX + n for n in named]))
+                                    allowed_list([agent_target(n) for n in named]))
                         )
                 elif rule.to not in group_set:
                     problems.append(
@@ -334,7 +229,7 @@ class Scenario(StrictModel):
                             "agents >= 1, or a named agent ([[agents]]) listing this group")
                 )
         if not problems:  # the routing graph is only meaningful once every reference is valid
-            problems += _endless_transfers(self)
+            problems += endless_transfers(self)
         if problems:
             raise PydanticCustomError("scenario_problems", "{count} problem(s)",
                                       {"count": len(problems), "problems": problems})
@@ -387,7 +282,7 @@ class Scenario(StrictModel):
     def targets(self) -> dict[str, frozenset[str]]:
         """Every transfer target -> its agents: each group, and ``"agent:NAME"`` for each named agent."""
         out = {g.name: frozenset(self.agents_of(g.name)) for g in self.groups}
-        out.update({AGENT_PREFIX + a.name: frozenset({a.name}) for a in self.agents})
+        out.update({agent_target(a.name): frozenset({a.name}) for a in self.agents})
         return out
 
     # -- data and variants -------------------------------------------------------------------------
@@ -486,54 +381,3 @@ def scenario_from_dict(
         raise ScenarioError([Problem("", "a value is nested too deeply to check")], source) from None
     scenario._source = source
     return scenario
-
-
-#: the largest scenario file read (a day's profile by the minute is about 30 kB)
-MAX_FILE_BYTES = 16 * 2**20
-#: what a scenario file needs at least (the message for an empty file)
-_EMPTY = "the file is empty (or only comments); a scenario needs [simulation], [[services]] and [[groups]]"
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a TOML scenario file; its ``name`` defaults to the file stem.
-
-    Raises :class:`ScenarioError` for a missing or unreadable file, text that is not UTF-8, a TOML
-    syntax error (with line), nesting too deep to parse, an empty file or invalid content. A UTF-8
-    byte-order mark at the start (as some Windows editors save) is ignored.
-    """
-    import tomllib
-
-    p = Path(path)
-    source = str(path)
-    try:
-        with p.open("rb") as file:  # a pipe (/dev/stdin) works; /dev/zero must not fill the memory
-            raw = file.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise ScenarioError([Problem("", "file not found")], source) from None
-    except IsADirectoryError:
-        raise ScenarioError([Problem("", "is a directory, not a scenario file")], source) from None
-    except OSError as exc:
-        raise ScenarioError([Problem("", f"cannot read the file: {exc.strerror or exc}")], source) from None
-    except ValueError as exc:  # e.g. a NUL character in the path
-        raise ScenarioError([Problem("", f"cannot read the file: {exc}")], source) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError([Problem("", f"larger than {MAX_FILE_BYTES // 2**20} MiB; a scenario file is a "
-                                         "few kB (is it the right file?)")], source)
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ScenarioError([Problem("", "the file is UTF-16 text; save it as UTF-8")], source)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problem = Problem("", f"not UTF-8 text ({exc.reason} at byte {exc.start}); is it a TOML file?")
-        raise ScenarioError([problem], source) from None
-    text = text.removeprefix("\ufeff")  # a byte-order mark: harmless, and TOML has no use for it
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError([Problem("", f"TOML syntax error: {exc}")], source) from None
-    except RecursionError:
-        raise ScenarioError([Problem("", "nested too deeply to read (arrays or tables inside each other "
-                                         "hundreds of levels deep)")], source) from None
-    if not data:
-        raise ScenarioError([Problem("", _EMPTY)], source)
-    return scenario_from_dict(data, name=p.stem, source=source)
