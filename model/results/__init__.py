@@ -1,15 +1,20 @@
-"""Results: the metric definitions of LIFECYCLE.md and the ``SimulationResult`` frames."""
+"""Results: the metric definitions of LIFECYCLE.md, how each figure is shown, and the
+``SimulationResult`` frames."""
 
+from .figures import FIGURES, FigureInfo, figure
 from .metrics import COUNTS, METRICS, SERVICE_LEVEL_SECONDS, TARGET_METRICS, Tally, confidence_interval, summarise
 from .result import SimulationResult
 
 __all__ = [
     "COUNTS",
+    "FIGURES",
+    "FigureInfo",
     "METRICS",
     "SERVICE_LEVEL_SECONDS",
     "TARGET_METRICS",
     "SimulationResult",
     "Tally",
     "confidence_interval",
+    "figure",
     "summarise",
 ]

@@ -62,20 +62,14 @@ TARGET_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in PER_CONTA
 """The metrics that mean something per transfer target (arrivals do not)."""
 
 
-HIGHER_IS_BETTER: frozenset[str] = frozenset(
-    {"completed", "transfers_accepted", "transfer_success_rate", "transfer_service_level"}
-)
-NEUTRAL: frozenset[str] = frozenset({"arrivals", "transfers_requested", "agent_occupancy"})
-"""Figures that are neither good nor bad when they grow; every other figure is better lower."""
-
-
 def better_direction(metric: str) -> str | None:
-    """``"higher"`` or ``"lower"`` is better for ``metric``; ``None`` for neutral or unknown names."""
-    if metric in HIGHER_IS_BETTER:
-        return "higher"
-    if metric in METRICS and metric not in NEUTRAL:
-        return "lower"
-    return None
+    """``"higher"`` or ``"lower"`` is better for ``metric``; ``None`` for neutral or unknown names.
+
+    Kept for its callers; the direction is part of each metric's record in :mod:`.figures`.
+    """
+    from .figures import better_direction as from_figures  # figures imports this module
+
+    return from_figures(metric)
 
 
 class Tally:

@@ -1,0 +1,179 @@
+"""The metric table (model/results/figures.py): one record per reported metric, and the only one."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from model.results import metrics
+from model.results.figures import (
+    FIGURES,
+    GROUP_METRICS,
+    REPORTED,
+    FigureInfo,
+    better_direction,
+    count,
+    figure,
+    percent,
+    ratio,
+    seconds,
+)
+
+TINY = """
+name = "tiny"
+[simulation]
+horizon = "20m"
+warmup = 0
+replications = 2
+seed = 7
+[[services]]
+name = "s"
+entry_group = "g"
+transfer_timeout = "30s"
+dissuasion_timeout = "2m"
+arrivals = { kind = "poisson", rate_per_hour = 120 }
+[[groups]]
+name = "g"
+agents = 2
+handle_time = { kind = "exponential", mean = "3m" }
+transfers = [{ to = "h", probability = 0.5 }]
+[[groups]]
+name = "h"
+agents = 1
+handle_time = { kind = "exponential", mean = "3m" }
+"""
+
+
+# -- every metric has a record, and every record is a metric ----------------------------------------
+def test_every_metric_of_the_metrics_code_has_a_record_and_every_record_is_a_metric() -> None:
+    assert set(FIGURES) == set(metrics.METRICS) | set(GROUP_METRICS)
+    assert tuple(FIGURES) == REPORTED == (*metrics.METRICS, *GROUP_METRICS)  # LIFECYCLE.md's order
+
+
+def test_every_metric_a_simulation_produces_has_a_record(tmp_path: Path) -> None:
+    """Run the engine and read the names off its results: a metric added there without a record here
+    fails (and a record for a metric that is never produced fails too)."""
+    from model.scenario import load_scenario
+    from model.sim import simulate
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    result = simulate(load_scenario(path), replications=2)
+    produced = set(result.metrics["metric"]) | set(result.per_replication["metric"])
+    assert produced == set(FIGURES), (sorted(produced - set(FIGURES)), sorted(set(FIGURES) - produced))
+    group = set(result.metrics.loc[result.metrics.scope == "group", "metric"])
+    assert group == set(GROUP_METRICS)
+
+
+# -- the records -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_each_record_is_complete_and_frozen(name: str) -> None:
+    info = FIGURES[name]
+    assert isinstance(info, FigureInfo) and info.name == name
+    assert info.unit and info.label and info.label == info.label.strip()
+    assert info.definition.endswith(".") and info.definition[0].isupper() and 20 < len(info.definition) < 200
+    assert "_" not in info.label and "_" not in info.definition, "plain words, not code names"
+    assert info.better in ("lower", "higher", None)
+    if info.colour is not None:
+        assert re.fullmatch(r"#[0-9A-F]{6}", info.colour)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.label = "changed"  # type: ignore[misc]
+
+
+def test_the_percent_unit_is_exactly_the_proportions_of_the_metrics_code() -> None:
+    """metrics.PROPORTIONS clips intervals to [0, 1]; the same figures, and only they, show as %."""
+    assert {n for n, f in FIGURES.items() if f.is_proportion} == set(metrics.PROPORTIONS)
+    for name, info in FIGURES.items():
+        assert (info.of is not None) == (info.unit in ("%", "per transfer")), name
+
+
+def test_chart_colours_are_from_the_one_palette() -> None:
+    from model.charts import PALETTE
+
+    for name, info in FIGURES.items():
+        assert info.colour is None or info.colour in PALETTE, name
+    # every way a contact ends has a colour of its own (the outcomes chart stacks them)
+    from model.lifecycle import FINAL_STATES
+
+    ends = [FIGURES[s].colour for s in FINAL_STATES]
+    assert None not in ends and len(set(ends)) == len(ends)
+
+
+def test_better_directions_as_a_supervisor_reads_them() -> None:
+    assert better_direction("transfer_abandonment_rate") == "lower"
+    assert better_direction("time_to_join_p90") == "lower"
+    assert better_direction("transfer_success_rate") == "higher"
+    assert better_direction("transfer_service_level") == "higher"
+    assert better_direction("completed") == "higher"
+    for neutral in ("arrivals", "transfers_requested", "agent_occupancy"):
+        assert better_direction(neutral) is None
+    assert better_direction("no_such_metric") is None
+    # the metrics module's name for it (tuning uses it) answers the same for every name
+    for name in [*FIGURES, "no_such_metric", ""]:
+        assert metrics.better_direction(name) == better_direction(name)
+
+
+def test_the_service_level_label_says_its_seconds() -> None:
+    x = f"{metrics.SERVICE_LEVEL_SECONDS:g} s"
+    assert x in figure("transfer_service_level").label and x in figure("transfer_service_level").definition
+
+
+# -- lookups -----------------------------------------------------------------------------------------------
+def test_an_unknown_name_is_a_key_error_listing_the_known_names() -> None:
+    with pytest.raises(KeyError) as info:
+        figure("transfer_abandonment")
+    message = str(info.value)
+    assert "'transfer_abandonment'" in message and "transfer_abandonment_rate" in message
+    assert all(name in message for name in FIGURES)
+    for hostile in ("", "ARRIVALS", " arrivals", None, ["arrivals"]):
+        with pytest.raises(KeyError):
+            figure(hostile)  # type: ignore[arg-type]
+
+
+def test_the_table_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        FIGURES["new_metric"] = FIGURES["arrivals"]  # type: ignore[index]
+
+
+# -- values as text ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", [percent, seconds, count, ratio])
+@pytest.mark.parametrize("missing", [math.nan, float("nan"), None])
+def test_no_value_is_a_dash(fmt, missing) -> None:
+    assert fmt(missing) == "-"
+
+
+def test_percent_at_the_boundaries() -> None:
+    assert percent(0) == "0.0 %" and percent(1) == "100.0 %"
+    assert percent(0.0) == "0.0 %" and percent(1.0) == "100.0 %"
+    assert percent(-0.0) == "0.0 %", "never '-0.0 %'"
+    assert percent(-1e-12) == "0.0 %" and percent(1 + 1e-12) == "100.0 %"
+    assert percent(0.1234) == "12.3 %" and percent(0.00049) == "0.0 %" and percent(0.9996) == "100.0 %"
+
+
+def test_seconds_counts_and_ratios() -> None:
+    assert seconds(0) == "0.0 s" and seconds(45) == "45.0 s" and seconds(-0.0) == "0.0 s"
+    assert count(0) == "0.0" and count(12.34) == "12.3" and count(99.94) == "99.9"
+    assert count(100) == "100" and count(1234.5) == "1,234" and count(-0.0) == "0.0"
+    assert ratio(0) == "0.00" and ratio(1) == "1.00" and ratio(0.25) == "0.25" and ratio(2.5) == "2.50"
+
+
+def test_each_record_formats_in_its_unit() -> None:
+    assert figure("transfer_abandonment_rate").text(0.072) == "7.2 %"
+    assert figure("agent_occupancy").text(1) == "100.0 %"
+    assert figure("time_to_join_mean").text(12.34) == "12.3 s"
+    assert figure("arrivals").text(1234.4) == "1,234"
+    assert figure("rejects_per_transfer").text(0.5) == "0.50"
+    for info in FIGURES.values():
+        assert info.text(math.nan) == "-" and info.format is not None
+        assert info.text(0) != "-" and info.text(1) != "-"
+
+
+def test_axis_labels_carry_the_unit() -> None:
+    assert figure("transfer_abandonment_rate").axis_label == "share of transfer requests (%)"
+    assert figure("queue_abandonment_rate").axis_label == "share of contacts (%)"
+    assert figure("time_to_join_p90").axis_label.endswith("(s)")
+    assert figure("arrivals").axis_label == "arrivals"
