@@ -20,6 +20,9 @@ from model.lifecycle import (
     EVENTS,
     FINAL_STATES,
     STATES,
+    TIMER_EVENTS,
+    TIMERS,
+    TRANSFERRING,
     Contact,
     ContactData,
     EventNotAllowed,
@@ -178,7 +181,10 @@ def refused(contact: Contact, event: str, **data: Any) -> EventNotAllowed:
 def test_expected_table_matches_the_model_constants() -> None:
     assert STATES == LEAF_STATES
     assert EVENTS == ALL_EVENTS
-    assert FINAL_STATES == frozenset(FINALS)
+    assert FINAL_STATES == FINALS
+    assert TRANSFERRING == ("routing", "offered")
+    assert {t.event: t.states for t in TIMERS.values()} == {"dissuade": ("queued",), "transfer_timeout": ("routing", "offered")}
+    assert TIMER_EVENTS == {"dissuade", "transfer_timeout"}
 
 
 # ------------------------------------------------------------------------------------------

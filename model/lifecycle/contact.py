@@ -1,0 +1,96 @@
+"""One contact driven through the lifecycle on a virtual clock: the reference model that
+notebooks, the conformance suite and other implementations' tests use."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from statemachine.exceptions import TransitionNotAllowed
+
+from .chart import EVENTS, TransferLifecycle, due_timer
+from .compiled import COMPILED, refusal_reason
+from .data import ContactData
+from .rules import RESERVED_DATA, EventNotAllowed, SimTime, TransferRules
+
+
+class Contact:
+    """One contact driven through the lifecycle on a virtual clock.
+
+    ``send(event, now=t, **data)`` first moves the clock to ``t``, firing any timer due at or
+    before ``t`` (timers due at an instant fire before events sent at that instant), then takes
+    the event. A refused event raises :class:`EventNotAllowed` and changes nothing.
+
+    Args:
+        rules: the service's timeouts, policy and target membership.
+        now: the arrival time (the dissuasion timer starts here).
+        engine: ``"chart"`` runs the python-statemachine ``StateChart`` (the formal reference);
+            ``"compiled"`` runs :data:`~model.lifecycle.COMPILED`; both give the same behaviour.
+        auto_timers: fire due timers on ``advance``/``send`` (off when the driver sends timer
+            events itself, as the simulation does).
+    """
+
+    def __init__(
+        self,
+        rules: TransferRules | None = None,
+        now: SimTime = 0.0,
+        engine: Literal["chart", "compiled"] = "chart",
+        auto_timers: bool = True,
+    ) -> None:
+        self.data = ContactData(rules, now)
+        self.data.now = now
+        self.auto_timers = auto_timers
+        self.engine = engine
+        self._chart = (
+            TransferLifecycle(model=self.data, state_field="chart_state") if engine == "chart" else None
+        )
+
+    # read-only views of the data
+    @property
+    def state(self) -> str:
+        return self.data.state
+
+    @property
+    def now(self) -> SimTime:
+        return self.data.now
+
+    def due_timer(self, now: SimTime) -> str | None:
+        """The timer event due at or before ``now`` in the current state, if any."""
+        timer = due_timer(self.data, now)
+        return None if timer is None else timer.event
+
+    def advance(self, now: SimTime) -> list[tuple[SimTime, str]]:
+        """Move the clock to ``now``; return the timer events fired, with their times."""
+        if now < self.data.now:
+            raise ValueError(f"time cannot go back: {now} < {self.data.now}")
+        fired: list[tuple[SimTime, str]] = []
+        if self.auto_timers:
+            while (timer := due_timer(self.data, now)) is not None:
+                at = timer.deadline_of(self.data)
+                self.data.now = at
+                self._take(timer.event, {"now": at})
+                fired.append((at, timer.event))
+        self.data.now = now
+        return fired
+
+    def send(self, event: str, now: SimTime | None = None, **data: Any) -> str:
+        """Advance to ``now`` (default: the current time), then take ``event``; return the state."""
+        if now is not None:
+            self.advance(now)
+        data["now"] = self.data.now
+        return self._take(event, data)
+
+    def _take(self, event: str, data: dict[str, Any]) -> str:
+        if "target" in data:
+            data["to"] = data.pop("target")
+        reserved = RESERVED_DATA & data.keys()
+        if reserved:
+            raise ValueError(f"event data may not use the names {sorted(reserved)} (reserved by the statechart)")
+        if event not in EVENTS:
+            raise EventNotAllowed(event, self.state, f"unknown event; events are {', '.join(EVENTS)}")
+        if self._chart is None:
+            return COMPILED.send(self.data, event, **data)
+        try:
+            self._chart.send(event, **data)
+        except TransitionNotAllowed:
+            raise EventNotAllowed(event, self.state, refusal_reason(self.data, event, data)) from None
+        return self.state
