@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TransferSimError
+from .lifecycle import agent_target
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 __all__ = [
     "Work",
@@ -144,13 +148,13 @@ def _mul(*xs: float) -> float:
     return out
 
 
-def _visits(scenario: Any, entry: str) -> dict[str, float]:
+def _visits(scenario: Scenario, entry: str) -> dict[str, float]:
     """Expected visits of a contact to each group, entering at ``entry`` (transfers chain)."""
     import numpy as np
 
     groups = [g.name for g in scenario.groups]
     index = {g: i for i, g in enumerate(groups)}
-    first_group = {f"agent:{a.name}": a.groups[0] for a in scenario.agents}
+    first_group = {agent_target(a.name): a.groups[0] for a in scenario.agents}
     n = len(groups)
     p = np.zeros((n, n))
     for g in scenario.groups:
@@ -171,7 +175,7 @@ def _visits(scenario: Any, entry: str) -> dict[str, float]:
 
 
 def estimate_work(
-    scenario: Any,
+    scenario: Scenario,
     replications: int,
     points: int = 1,
     *,
@@ -222,8 +226,8 @@ def estimate_work(
                 transfers = _mul(arrivals, v, rule.probability)
                 if not transfers:
                     continue
-                if rule.to.startswith("agent:"):
-                    agent = next((a for a in scenario.agents if f"agent:{a.name}" == rule.to), None)
+                if rule.is_agent:
+                    agent = next((a for a in scenario.agents if agent_target(a.name) == rule.to), None)
                     tgroup = groups.get(agent.groups[0]) if agent else None
                     width = 1
                 else:
@@ -308,7 +312,7 @@ def check_work(work: Work, force: bool = False, *, what: str = "this run", overr
     return work
 
 
-def heaviest_variant(sc: Any, candidates: dict[str, list[Any]], replications: int, **kw: Any) -> Any:
+def heaviest_variant(sc: Scenario, candidates: dict[str, list[Any]], replications: int, **kw: Any) -> Scenario:
     """The heaviest variant of ``sc``: each path set to the candidate value (of its list) giving
     the most events, all together; a value the scenario refuses is skipped (the caller reports
     it in its own words)."""
@@ -343,7 +347,7 @@ def grid_ends(values: list[Any]) -> list[Any]:
     return out
 
 
-def estimate_sweep_work(sc: Any, grid: dict[str, list[Any]], replications: int) -> Work:
+def estimate_sweep_work(sc: Scenario, grid: dict[str, list[Any]], replications: int) -> Work:
     """The work of a sweep over ``grid``: its heaviest variant (each path at the end of its values
     giving the most events) times the number of points. An upper bound, in microseconds."""
     worst = heaviest_variant(sc, {p: grid_ends(list(v)) for p, v in grid.items()}, replications)

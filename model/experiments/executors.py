@@ -18,16 +18,31 @@ from __future__ import annotations
 import os
 import signal
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from ..errors import TransferSimError
 
-__all__ = ["Runner", "make_runner", "ExecutorSpec", "WorkerDied", "guarded", "error_summary"]
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
-#: ``"processes"`` | ``"serial"`` | a Dask scheduler address (``"tcp://host:8786"``) |
-#: a ``dask.distributed.Client`` | a ``concurrent.futures.Executor`` (used as given)
-ExecutorSpec = Any
+    from distributed import Client
+
+__all__ = ["Runner", "make_runner", "ExecutorSpec", "FutureLike", "WorkerDied", "guarded", "error_summary"]
+
+ExecutorSpec: TypeAlias = "str | Runner | Executor | Client | None"
+"""``"processes"`` (or ``None``) | ``"serial"`` | a Dask scheduler address (``"tcp://host:8786"``) |
+a ``dask.distributed.Client`` | a ``concurrent.futures.Executor`` (used as given) | a :class:`Runner`."""
+
+
+class FutureLike(Protocol):
+    """What a runner's ``submit`` returns: a ``concurrent.futures.Future``, a Dask future, or a
+    serial call run when waited for; only ``done`` and ``result`` are relied on."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> Any: ...
 
 
 def _ignore_sigint() -> None:  # pragma: no cover - runs in worker processes
@@ -65,13 +80,13 @@ def error_summary(err: BaseException) -> dict[str, str]:
     name = type(err).__name__
     try:
         message = str(err)
-    except Exception:  # a broken __str__ must not hide the failure
-        message = repr(err.args)
+    except Exception as broken:  # broad: any error of a user's __str__; it is named in the message
+        message = f"{err.args!r} (its str() raised {type(broken).__name__})"
     one_line = " ".join(message.split())
     try:
         tb = "".join(traceback.format_exception(err))
-    except Exception:  # pragma: no cover - defensive
-        tb = f"{name}: {message}\n"
+    except Exception as broken:  # pragma: no cover - broad: the summary of a failure must itself never fail
+        tb = f"{name}: {message}\n(no traceback: formatting it raised {type(broken).__name__})\n"
     return {"type": name, "message": message, "error": f"{name}: {one_line}" if one_line else name, "traceback": tb}
 
 
@@ -80,7 +95,7 @@ def guarded(fn: Callable[..., Any], *args: Any) -> tuple[str, Any]:
     (:func:`error_summary`): whatever ``fn`` raises, nothing but plain data goes back."""
     try:
         return ("ok", fn(*args))
-    except (Exception, SystemExit) as err:  # KeyboardInterrupt still stops the caller
+    except (Exception, SystemExit) as err:  # broad: every failure of a call is its point's, recorded in full
         return ("error", error_summary(err))
 
 
@@ -100,7 +115,7 @@ class _Done:
     def run(self) -> None:
         try:
             self._value = self._fn(*self._args)
-        except Exception as err:  # reported per point, like a remote failure
+        except Exception as err:  # broad: held whole and raised again by result(), like a remote failure
             self._error = err
         self._ran = True
 
@@ -122,17 +137,19 @@ class Runner:
         that the calls lost when a worker dies are known (they are the ones submitted)."""
         return self.workers + 1
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
+        """Start ``fn(*args)`` (or queue it); its future."""
         raise NotImplementedError
 
-    def wait(self, futures: Iterable[Any]) -> list[Any]:
+    def wait(self, futures: Iterable[FutureLike]) -> list[FutureLike]:
         """Block until at least one of ``futures`` is done; return those done."""
         fs = list(futures)
         for f in self.completed(fs):
-            return [f] + [g for g in fs if g is not f and _is_done(g)]
+            return [f] + [g for g in fs if g is not f and g.done()]
         return []
 
-    def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+    def completed(self, futures: Iterable[FutureLike]) -> Iterator[FutureLike]:
+        """``futures`` in the order they finish."""
         raise NotImplementedError
 
     def is_broken(self, err: BaseException) -> bool:
@@ -147,14 +164,14 @@ class Runner:
         """:func:`error_summary` of an exception a future's ``result()`` raised in this process."""
         return error_summary(err)
 
-    def run_alone(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def run_alone(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
         """Run one call with nothing else in its worker's pool; return its finished future. If the
         worker dies, the future's ``result()`` raises :class:`WorkerDied` (with the exit code)."""
         fut = self.submit(fn, *args)
         self.wait([fut])
         return fut
 
-    def cancel(self, futures: Iterable[Any]) -> None:
+    def cancel(self, futures: Iterable[FutureLike]) -> None:
         """Drop work not started yet (after an interruption)."""
 
     def close(self) -> None:
@@ -179,13 +196,14 @@ class SerialRunner(Runner):
     def window(self) -> int:
         return 1  # lazily, one call at a time
 
-    def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+    def completed(self, futures: Iterable[FutureLike]) -> Iterator[FutureLike]:
+        # only its own futures (_Done) come back here
         for f in futures:
             if not f._ran:
                 f.run()
             yield f
 
-    def wait(self, futures: Iterable[Any]) -> list[Any]:
+    def wait(self, futures: Iterable[FutureLike]) -> list[FutureLike]:
         fs = list(futures)
         done = [f for f in fs if f._ran]
         if done:
@@ -199,7 +217,7 @@ class SerialRunner(Runner):
 class FuturesRunner(Runner):
     """A ``concurrent.futures`` executor (a process pool on every core by default)."""
 
-    def __init__(self, executor: Any = None, workers: int | None = None) -> None:
+    def __init__(self, executor: Executor | None = None, workers: int | None = None) -> None:
         import concurrent.futures as cf
 
         self._cf = cf
@@ -212,28 +230,28 @@ class FuturesRunner(Runner):
             self.workers = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
             self.kind = type(executor).__name__
         self.executor = executor
-        self._alone: Any = None  # a one-process pool for run_alone, made when first needed
+        self._alone: ProcessPoolExecutor | None = None  # a one-process pool for run_alone, made when first needed
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
         return self.executor.submit(fn, *args)
 
-    def wait(self, futures: Iterable[Any]) -> list[Any]:
+    def wait(self, futures: Iterable[FutureLike]) -> list[FutureLike]:
         fs = list(futures)
         if not fs:
             return []
         return list(self._cf.wait(fs, return_when=self._cf.FIRST_COMPLETED).done)
 
-    def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+    def completed(self, futures: Iterable[FutureLike]) -> Iterator[FutureLike]:
         return self._cf.as_completed(list(futures))
 
-    def cancel(self, futures: Iterable[Any]) -> None:
+    def cancel(self, futures: Iterable[FutureLike]) -> None:
         for f in futures:
             f.cancel()
 
     def is_broken(self, err: BaseException) -> bool:
         return isinstance(err, self._cf.BrokenExecutor)
 
-    def _new_pool(self, workers: int) -> Any:
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
         return self._cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint)
 
     def restart(self) -> None:
@@ -248,7 +266,7 @@ class FuturesRunner(Runner):
         self._own = True
         self.kind = "processes"
 
-    def run_alone(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def run_alone(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
         if not isinstance(self.executor, self._cf.ProcessPoolExecutor) and not self._own:
             return super().run_alone(fn, *args)  # threads: nothing to die
         if self._alone is None:
@@ -256,18 +274,17 @@ class FuturesRunner(Runner):
         pool = self._alone
         fut = pool.submit(fn, *args)
         processes = getattr(pool, "_processes", None) or {}  # the pool's own dict: still there after a break
-        try:
-            fut.result()
-        except self._cf.BrokenExecutor as err:
+        # waits without raising the call's own failure (the future keeps it for the caller);
+        # Ctrl-C while waiting stops the caller
+        err = fut.exception()
+        if isinstance(err, self._cf.BrokenExecutor):
             self._alone = None
             pool.shutdown(wait=True, cancel_futures=True)  # joins the dead worker: its exit code is known
             codes = [p.exitcode for p in list(processes.values()) if p.exitcode not in (None, 0)]
-            died: Any = self._cf.Future()
+            died: Future[Any] = self._cf.Future()
             died.set_exception(WorkerDied(codes[0] if codes else None))
-            died._broken_by = err
+            died._broken_by = err  # the pool's own error, for a debugger
             return died
-        except BaseException:  # the call's own failure: the future holds it
-            pass
         return fut
 
     def close(self) -> None:
@@ -283,7 +300,7 @@ class DaskRunner(Runner):
 
     kind = "dask"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: str | Client) -> None:
         try:
             import distributed
         except ImportError as err:  # pragma: no cover - dask is a dependency
@@ -293,7 +310,9 @@ class DaskRunner(Runner):
         self.client = distributed.Client(client) if isinstance(client, str) else client
         try:
             self.workers = max(1, sum(self.client.nthreads().values()))
-        except Exception:  # pragma: no cover - informational only
+        except OSError as err:  # the cluster cannot say now (a closed or slow connection): run anyway
+            warnings.warn(f"the Dask cluster did not report its workers ({type(err).__name__}: {err}); "
+                          "counting one", RuntimeWarning, stacklevel=2)
             self.workers = 1
 
     @property
@@ -302,10 +321,10 @@ class DaskRunner(Runner):
         # (KilledWorker), so nothing depends on the window: keep the cluster busy
         return max(4, 2 * self.workers)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def submit(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
         return self.client.submit(fn, *args, pure=False)
 
-    def wait(self, futures: Iterable[Any]) -> list[Any]:
+    def wait(self, futures: Iterable[FutureLike]) -> list[FutureLike]:
         fs = list(futures)
         if not fs:
             return []
@@ -319,10 +338,10 @@ class DaskRunner(Runner):
             return summary
         return error_summary(err)
 
-    def completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+    def completed(self, futures: Iterable[FutureLike]) -> Iterator[FutureLike]:
         return iter(self._distributed.as_completed(list(futures)))
 
-    def cancel(self, futures: Iterable[Any]) -> None:
+    def cancel(self, futures: Iterable[FutureLike]) -> None:
         fs = list(futures)
         if fs:
             self.client.cancel(fs)
@@ -332,14 +351,7 @@ class DaskRunner(Runner):
             self.client.close()
 
 
-def _is_done(f: Any) -> bool:
-    try:
-        return bool(f.done())
-    except Exception:  # pragma: no cover - defensive
-        return False
-
-
-def _is_dask_client(obj: Any) -> bool:
+def _is_dask_client(obj: object) -> bool:
     return type(obj).__name__ == "Client" and type(obj).__module__.startswith("distributed")
 
 

@@ -13,6 +13,7 @@ with its changes and a one-line reason, and never stops the other points: see
 :mod:`model.experiments.executors` for how a failure crosses the process boundary as plain data
 and how a dead worker is found and replaced. ``run_sweep`` then raises :class:`SweepFailed`
 (carrying the partial result) or, with ``on_error="record"``, returns it with ``failures``.
+The result and the tidy frames it is made of: :mod:`model.experiments.sweep_result`.
 """
 
 from __future__ import annotations
@@ -24,19 +25,28 @@ import sys
 import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..results.metrics import summarise
-from ..results.result import per_replication_rows
+from ..errors import TransferSimError
+from ..results.result import ReplicationRow, per_replication_rows
+from ..scenario import Scenario, as_scenario
 from ..sim import run_replication
-from .executors import ExecutorSpec, Runner, guarded, make_runner
+from .executors import ExecutorSpec, FutureLike, Runner, guarded, make_runner
 from .grid import ExperimentError, column_values, grid_points, normalise_vary
 from .store import SweepStore
+from .sweep_result import (
+    REPLICATION_COLUMNS,
+    SUMMARY_COLUMNS,
+    SweepResult,
+    concat_frames,
+    point_frame,
+    point_ids,
+    summary_frame,
+)
 
 __all__ = [
     "sweep", "run_sweep", "sweep_arguments", "run_chunk", "SweepResult", "SweepWarning", "SweepFailed",
@@ -46,15 +56,12 @@ __all__ = [
 ON_ERROR = ("raise", "record")
 """What ``run_sweep`` does when points failed: raise :class:`SweepFailed` (default) or return."""
 
-SUMMARY_COLUMNS = ["scope", "key", "metric", "mean", "ci_low", "ci_high", "n"]
-"""The columns after the varied paths in :attr:`SweepResult.summary`."""
 
-REPLICATION_COLUMNS = ["replication", "scope", "key", "metric", "value"]
-"""The columns after the varied paths in :attr:`SweepResult.per_replication`."""
+class SweepWarning(TransferSimError, UserWarning):
+    """Some points of a sweep failed; the others are in the result (``on_error="record"``).
 
-
-class SweepWarning(UserWarning):
-    """Some points of a sweep failed; the others are in the result (``on_error="record"``)."""
+    A :class:`~model.errors.TransferSimError` too, so that under ``-W error`` (warnings raised) it
+    is caught with every other refusal of transfer-sim."""
 
 
 def _failure_lines(failures: Sequence[Mapping[str, Any]], limit: int = 10) -> str:
@@ -87,101 +94,18 @@ class SweepFailed(ExperimentError):
         )
 
 
-@dataclass
-class SweepResult:
-    """A finished (or partly failed) sweep.
-
-    Attributes:
-        vary: the varied paths and their values, in grid order (first path outermost).
-        replications: replications per point.
-        seed: the seed every point used (common random numbers), or the base of per-point seeds.
-        summary: tidy, one column per varied path, then ``scope, key, metric, mean, ci_low,
-            ci_high, n`` (95 % t interval over replications).
-        per_replication: tidy, one column per varied path, then ``replication, scope, key, metric, value``.
-        failures: one dict per failed point: ``point`` (its id), ``params`` (its changes),
-            ``error`` (one line, ``"Type: message"``), ``type``, ``message``, ``traceback``; a worker
-            process that died is ``"WorkerDied: worker process died (exit code N)"``.
-        out: the store folder, or ``None``.
-    """
-
-    vary: dict[str, list[Any]]
-    replications: int
-    seed: int
-    summary: pd.DataFrame
-    per_replication: pd.DataFrame
-    failures: list[dict[str, Any]] = field(default_factory=list)
-    out: Path | None = None
-    common_random_numbers: bool = True
-
-    @property
-    def params(self) -> list[str]:
-        """The varied paths (the first columns of both frames)."""
-        return list(self.vary)
-
-    @property
-    def points(self) -> int:
-        """How many points the grid has (stored, failed or not run)."""
-        return len(grid_points(self.vary))
-
-    def metric(self, name: str, scope: str = "overall", key: str = "all") -> pd.DataFrame:
-        """One figure across the grid: the varied paths then ``mean, ci_low, ci_high, n``."""
-        s = self.summary
-        sel = s[(s.scope == scope) & (s.key == key) & (s.metric == name)]
-        if sel.empty:
-            raise KeyError(f"no metric {name!r} for {scope} {key!r} in this sweep")
-        return sel[[*self.params, "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The CLI's JSON shape: arguments, ``summary`` records (NaN as ``None``) and ``failures``."""
-        recs = self.summary.astype(object).where(self.summary.notna(), None).to_dict(orient="records")
-        return {
-            "vary": self.vary,
-            "replications": self.replications,
-            "seed": self.seed,
-            "common_random_numbers": self.common_random_numbers,
-            "out": None if self.out is None else str(self.out),
-            "points": len(grid_points(self.vary)),
-            "summary": recs,
-            "failures": [{k: v for k, v in f.items() if k != "traceback"} for f in self.failures],
-        }
-
-    @classmethod
-    def from_dir(cls, directory: str | os.PathLike[str]) -> SweepResult:
-        """Read a sweep store back (the points stored so far; failures as recorded)."""
-        store = SweepStore(directory)
-        args = store.arguments()
-        vary = {path: values for path, values in args["vary"]}
-        points = grid_points(vary)
-        frames = [store.read_point(pid) for pid in _point_ids(len(points)) if pid in store.done()]
-        per_rep = _concat(frames, list(vary), REPLICATION_COLUMNS)
-        return cls(
-            vary=vary,
-            replications=args["replications"],
-            seed=args["seed"],
-            summary=_summary(per_rep, list(vary)),
-            per_replication=per_rep,
-            failures=store.read_failures(),
-            out=Path(directory),
-            common_random_numbers=args.get("common_random_numbers", True),
-        )
-
-
 # -- the work items (module level: they are pickled to processes and Dask workers) ---------------
-ChunkFunction = Callable[[Any, int, Sequence[int]], list[tuple[Any, ...]]]
+ChunkFunction = Callable[[Scenario, int, Sequence[int]], list[ReplicationRow]]
+"""What runs a chunk of replications of a point: ``(scenario, seed, replications) -> rows``."""
 
 
-def run_chunk(scenario: Any, seed: int, replications: Sequence[int]) -> list[tuple[Any, ...]]:
+def run_chunk(scenario: Scenario, seed: int, replications: Sequence[int]) -> list[ReplicationRow]:
     """Run ``replications`` of ``scenario`` from ``seed``; tidy per-replication rows."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[ReplicationRow] = []
     for i in replications:
         o = run_replication(scenario, seed, i, keep_events=False, timeline_step=None)
         rows.extend(per_replication_rows(o.replication, o.by_service, o.by_target, o.occupancy))
     return rows
-
-
-def _point_ids(n: int) -> list[str]:
-    width = max(4, len(str(n - 1)))
-    return [f"p{i:0{width}d}" for i in range(n)]
 
 
 def point_seed(seed: int, index: int, common: bool) -> int:
@@ -189,55 +113,6 @@ def point_seed(seed: int, index: int, common: bool) -> int:
     if common:
         return int(seed)
     return int(np.random.SeedSequence(entropy=[int(seed), 0x5EED, index]).generate_state(1)[0])
-
-
-def _point_frame(params: dict[str, Any], rows: list[tuple[Any, ...]], columns: dict[str, Any]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=REPLICATION_COLUMNS)
-    df = df.sort_values("replication", kind="stable", ignore_index=True)
-    for pos, path in enumerate(params):
-        df.insert(pos, path, [columns[path]] * len(df))
-    return _normalise(df, list(params), REPLICATION_COLUMNS)
-
-
-def _normalise(df: pd.DataFrame, params: list[str], tail: list[str]) -> pd.DataFrame:
-    """One dtype per column, whether the frame was just computed or read back from Parquet."""
-    df = df[[*params, *tail]].reset_index(drop=True)
-    for col in ("scope", "key", "metric"):
-        df[col] = df[col].astype("str")
-    for col in ("replication", "n"):
-        if col in df:
-            df[col] = df[col].astype("int64")
-    for col in ("value", "mean", "ci_low", "ci_high"):
-        if col in df:
-            df[col] = df[col].astype("float64")
-    return df
-
-
-def _concat(frames: list[pd.DataFrame], params: list[str], tail: list[str]) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(columns=[*params, *tail])
-    return _normalise(pd.concat(frames, ignore_index=True), params, tail)
-
-
-def _summary(per_rep: pd.DataFrame, params: list[str], level: float = 0.95) -> pd.DataFrame:
-    if per_rep.empty:
-        return pd.DataFrame(columns=[*params, *SUMMARY_COLUMNS])
-    parts = []
-    for values, grp in per_rep.groupby(params, sort=False, dropna=False):
-        values = values if isinstance(values, tuple) else (values,)
-        s = summarise(grp[REPLICATION_COLUMNS], level)
-        for pos, (path, v) in enumerate(zip(params, values)):
-            s.insert(pos, path, [v] * len(s))
-        parts.append(s)
-    return _normalise(pd.concat(parts, ignore_index=True), params, SUMMARY_COLUMNS)
-
-
-def _load(scenario: Any) -> Any:
-    if isinstance(scenario, (str, os.PathLike)):
-        from ..scenario import load_scenario
-
-        return load_scenario(scenario)
-    return scenario
 
 
 def _chunks(n_points: int, replications: int, workers: int, chunk_size: int | None) -> list[range]:
@@ -250,7 +125,7 @@ def _chunks(n_points: int, replications: int, workers: int, chunk_size: int | No
 
 
 def run_sweep(
-    scenario: Any,
+    scenario: Scenario | str | os.PathLike[str],
     vary: Mapping[str, Sequence[Any]],
     replications: int | None = None,
     *,
@@ -299,11 +174,11 @@ def run_sweep(
     if on_error not in ON_ERROR:
         raise ExperimentError(f"on_error must be one of {', '.join(ON_ERROR)}; got {on_error!r}")
     fn = run_chunk if chunk_fn is None else chunk_fn
-    sc = _load(scenario)
+    sc = as_scenario(scenario)
     vary = normalise_vary(vary)
     params = list(vary)
     points = grid_points(vary)
-    ids = _point_ids(len(points))
+    ids = point_ids(len(points))
     n = int(sc.simulation.replications if replications is None else replications)
     if n < 1:
         raise ExperimentError(f"replications must be >= 1, got {n}")
@@ -344,7 +219,7 @@ def run_sweep(
     own_runner = not isinstance(executor, Runner)
     chunks = _chunks(len(todo), n, runner.workers, chunk_size)
     bar = None
-    inflight: dict[Any, tuple[int, int]] = {}
+    inflight: dict[FutureLike, tuple[int, int]] = {}
     try:
         from tqdm.auto import tqdm
 
@@ -360,7 +235,7 @@ def run_sweep(
         bar.set_postfix_str(f"points {len(done)}/{len(points)}")
         seeds = {i: point_seed(seed, i, common_random_numbers) for i in todo}
         queue: deque[tuple[int, int]] = deque((i, c) for i in todo for c in range(len(chunks)))
-        got: dict[int, dict[int, list[tuple[Any, ...]]]] = {i: {} for i in todo}
+        got: dict[int, dict[int, list[ReplicationRow]]] = {i: {} for i in todo}
         counted: dict[int, int] = {i: 0 for i in todo}  # replications shown on the bar
         finished = len(done)
 
@@ -388,13 +263,13 @@ def run_sweep(
                 on_point({"point": ids[i], "params": points[i], "error": failed[i]["error"],
                           "done": finished, "total": len(points)})
 
-        def outcome(fut: Any) -> tuple[str, Any]:
+        def outcome(fut: FutureLike) -> tuple[str, Any]:
             """``("ok", rows)``, ``("error", summary)`` or ``("broken", None)`` (the pool lost a worker)."""
             try:
                 tag, value = fut.result()
-            except KeyboardInterrupt:
-                raise
-            except BaseException as err:  # not the call's own error (guarded catches those)
+            # broad: whatever fetching a result raises (a broken pool, Dask's KilledWorker, a result
+            # that does not unpickle) is this point's failure, recorded in full by describe()
+            except Exception as err:
                 if runner.is_broken(err):
                     return ("broken", None)
                 return ("error", runner.describe(err))
@@ -413,7 +288,7 @@ def run_sweep(
             if len(got[i]) < len(chunks):
                 return
             all_rows = [r for k in sorted(got[i]) for r in got[i].pop(k)]
-            frame = _point_frame(point_columns[i], all_rows, point_columns[i])
+            frame = point_frame(point_columns[i], all_rows, point_columns[i])
             if store is not None:
                 store.write_point(ids[i], frame)
             frames[i] = frame
@@ -454,7 +329,7 @@ def run_sweep(
                     continue
                 try:
                     inflight[runner.submit(*args(item))] = item
-                except Exception as err:
+                except Exception as err:  # broad: only the runner knows its broken-pool type; others re-raised
                     if not runner.is_broken(err):
                         raise
                     queue.appendleft(item)  # never ran: not a suspect
@@ -477,7 +352,7 @@ def run_sweep(
                     take(item, tag, value)
             if suspects:
                 recover(suspects)
-    except BaseException:
+    except BaseException:  # broad: cleanup then re-raise; Ctrl-C too must not leave calls queued
         runner.cancel(list(inflight))
         raise
     finally:
@@ -493,8 +368,8 @@ def run_sweep(
             all_frames.append(store.read_point(pid))
         elif i in frames:
             all_frames.append(frames[i])
-    per_rep = _concat(all_frames, params, REPLICATION_COLUMNS)
-    summary = _summary(per_rep, params, level)
+    per_rep = concat_frames(all_frames, params, REPLICATION_COLUMNS)
+    summary = summary_frame(per_rep, params, level)
     failures = failure_list()
     if store is not None:
         store.write_failures(failures, total=len(points))
@@ -518,7 +393,7 @@ def run_sweep(
 
 
 def sweep_arguments(
-    scenario: Any, vary: Mapping[str, Sequence[Any]], replications: int, seed: int, common_random_numbers: bool = True
+    scenario: Scenario, vary: Mapping[str, Sequence[Any]], replications: int, seed: int, common_random_numbers: bool = True
 ) -> dict[str, Any]:
     """What identifies a sweep (stored in ``sweep.json``; its hash names the CLI's default folder)."""
     return {
@@ -536,7 +411,7 @@ def _key(value: Any) -> str:
 
 
 def sweep(
-    scenario: Any,
+    scenario: Scenario | str | os.PathLike[str],
     vary: Mapping[str, Sequence[Any]],
     replications: int | None = None,
     *,

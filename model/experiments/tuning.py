@@ -24,10 +24,11 @@ from typing import Any
 import pandas as pd
 
 from ..results.metrics import METRICS, better_direction
+from ..results.result import atomic_write
+from ..scenario import Scenario, as_scenario
 from .executors import ExecutorSpec, make_runner
 from .grid import ExperimentError, parse_range
-from .store import atomic_write
-from .sweeps import SweepWarning, _load, run_sweep
+from .sweeps import ChunkFunction, SweepWarning, run_sweep
 
 __all__ = ["tune", "TuneResult", "TuneFailed", "metric_direction", "parse_scope"]
 
@@ -57,7 +58,7 @@ def parse_scope(scope: str) -> tuple[str, str]:
     return (kind, name)
 
 
-def _check_scope(sc: Any, metric: str, scope: tuple[str, str]) -> None:
+def _check_scope(sc: Scenario, metric: str, scope: tuple[str, str]) -> None:
     kind, name = scope
     known = {
         "overall": ["all"],
@@ -113,7 +114,7 @@ class TuneResult:
     key: str
     replications: int
     seed: int
-    recommended: Any
+    recommended: int | float | None
     reason: str
     explored: pd.DataFrame
     monotone: bool = True
@@ -154,7 +155,7 @@ class TuneResult:
 
 
 def tune(
-    scenario: Any,
+    scenario: Scenario | str | os.PathLike[str],
     metric: str,
     target: float,
     param: str,
@@ -170,7 +171,7 @@ def tune(
     workers: int | None = None,
     progress: bool | None = None,
     level: float = 0.95,
-    chunk_fn: Any = None,
+    chunk_fn: ChunkFunction | None = None,
     force: bool = False,
 ) -> TuneResult:
     """Find the smallest value of ``param`` in ``range`` for which ``metric`` meets ``target``.
@@ -192,7 +193,7 @@ def tune(
     Raises:
         TuneFailed: a setting could not be evaluated (the message names the value and the reason).
     """
-    sc = _load(scenario)
+    sc = as_scenario(scenario)
     kind, key = parse_scope(scope)
     _check_scope(sc, metric, (kind, key))
     better = metric_direction(metric, direction)
@@ -209,7 +210,7 @@ def tune(
     integral = all(float(x).is_integer() for x in (lo, hi, res))
     steps = int(math.floor((hi - lo) / res + 1e-9))
 
-    def value(k: int) -> Any:
+    def value(k: int) -> int | float:
         v = lo + k * res
         return int(round(v)) if integral else round(v, 12)
 

@@ -7,14 +7,17 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .metrics import METRICS, TARGET_METRICS, Tally, summarise
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
 
 EVENT_COLUMNS = ["replication", "time", "contact", "service", "event", "from_state", "to_state", "agent", "group", "target"]
 TRANSFER_COLUMNS = [
@@ -23,15 +26,18 @@ TRANSFER_COLUMNS = [
 ]
 TIMELINE_COLUMNS = ["replication", "time", "group", "waiting_transfers", "busy_slots", "slots", "arrivals"]
 
+ReplicationRow = tuple[int, str, str, str, float]
+"""One figure of one replication: ``(replication, scope, key, metric, value)``."""
+
 
 def per_replication_rows(
     replication: int,
     by_service: dict[str, Tally],
     by_target: dict[str, Tally],
     occupancy: dict[str, float],
-) -> list[tuple[int, str, str, str, float]]:
+) -> list[ReplicationRow]:
     """Tidy ``(replication, scope, key, metric, value)`` rows for one replication."""
-    rows: list[tuple[int, str, str, str, float]] = []
+    rows: list[ReplicationRow] = []
     overall = Tally(0.0)
     for name, tally in by_service.items():
         overall.merge(tally)
@@ -57,7 +63,8 @@ class SimulationResult:
     """A run of a scenario over replications.
 
     Attributes:
-        scenario: the validated scenario that was run.
+        scenario: the validated scenario that was run (read back from a ``run.json`` without its
+            definition, only its name).
         seed: the base seed; replication ``i`` uses the streams of ``(seed, i)``.
         replications: how many replications were run.
         per_replication: tidy ``replication, scope, key, metric, value``.
@@ -67,7 +74,7 @@ class SimulationResult:
         timeline: per group, sampled over simulated time.
     """
 
-    scenario: Any
+    scenario: Scenario | str | None
     seed: int
     replications: int
     per_replication: pd.DataFrame
@@ -150,7 +157,7 @@ class SimulationResult:
         """Read back what :meth:`to_parquet` wrote (the scenario as reloaded from ``run.json``)."""
         d = Path(directory)
         meta = json.loads((d / "run.json").read_text())
-        scenario: Any = meta.get("scenario")
+        scenario: Scenario | str | None = meta.get("scenario")
         if "scenario_definition" in meta:
             from ..scenario import scenario_from_dict
 
@@ -171,7 +178,7 @@ class SimulationResult:
         )
 
 
-def atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object]) -> None:
     """Call ``write(tmp)`` then rename ``tmp`` to ``path``; nothing is left behind on failure.
 
     The file gets the permissions of any new file (``0666`` less the umask), not ``0600``: the
@@ -193,7 +200,7 @@ def atomic_write(path: Path, write: Any) -> None:
             raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
         write(str(tmp))
         os.replace(tmp, path)
-    except BaseException as err:
+    except BaseException as err:  # broad: cleanup then re-raise; Ctrl-C must not leave a .part file either
         if tmp is not None:
             tmp.unlink(missing_ok=True)
         if isinstance(err, OSError) and err.filename != str(path):
@@ -355,4 +362,7 @@ def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -
     return f
 
 
-__all__ = ["SimulationResult", "METRICS", "EVENT_COLUMNS", "TRANSFER_COLUMNS", "TIMELINE_COLUMNS", "per_replication_rows"]
+__all__ = [
+    "SimulationResult", "METRICS", "EVENT_COLUMNS", "TRANSFER_COLUMNS", "TIMELINE_COLUMNS", "ReplicationRow",
+    "per_replication_rows",
+]
