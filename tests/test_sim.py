@@ -130,14 +130,16 @@ def test_no_accept_at_or_after_the_transfer_deadline(result):
 
 def test_no_agent_ever_exceeds_max_concurrent(monkeypatch):
     seen = []
-    original = Replication._hold
+    from model.sim.agents import AgentPool
+
+    original = AgentPool.hold
 
     def checked(self, a, now):
         assert a.busy < a.slots, f"{a.name} would hold {a.busy + 1} > {a.slots} slots at t={now}"
         seen.append(a.name)
         original(self, a, now)
 
-    monkeypatch.setattr(Replication, "_hold", checked)
+    monkeypatch.setattr(AgentPool, "hold", checked)
     simulate(small(**{"simulation.horizon": "4h"}), replications=2, keep_events=False)
     assert len(seen) > 500
 

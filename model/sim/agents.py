@@ -1,0 +1,82 @@
+"""Agents and their slots: who is free, in which order they became idle, and how busy they were.
+
+An agent holds one slot per conversation and per offer it is deciding on (an offer reserves a
+slot), up to its ``max_concurrent``. The free agents of each group are kept in a dict used as
+an ordered set: an agent moves to its end whenever it releases a slot, so iteration order is
+"longest idle first", the order every routing policy starts from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from ..lifecycle import agent_target
+
+
+class AgentState:
+    """One agent: slots held (conversations plus reserved offers) and its occupancy so far."""
+
+    __slots__ = ("name", "slots", "busy", "groups", "targets", "area", "last_change")
+
+    def __init__(self, name: str, slots: int, groups: tuple[str, ...]) -> None:
+        self.name = name
+        self.slots = slots
+        self.busy = 0
+        self.groups = groups
+        self.targets = (*groups, agent_target(name))
+        self.area = 0.0  # slot-seconds held after the warm-up
+        self.last_change = 0.0
+
+
+class AgentPool:
+    """Every agent of a replication, the members of each transfer target, the free agents of
+    each group, and slot-time accounting after the warm-up."""
+
+    def __init__(self, agents: Mapping[str, tuple[int, tuple[str, ...]]],
+                 members: Mapping[str, Sequence[str]], groups: Sequence[str], warmup: float) -> None:
+        self.agents = {name: AgentState(name, mc, tuple(gs)) for name, (mc, gs) in agents.items()}
+        self.members: dict[str, list[AgentState]] = {t: [self.agents[a] for a in m] for t, m in members.items()}
+        # free agents per group, longest idle first
+        self.free: dict[str, dict[AgentState, None]] = {g: dict.fromkeys(self.members[g]) for g in groups}
+        self.warmup = warmup
+
+    def is_free(self, agent: str) -> bool:
+        """Whether ``agent`` has a free slot now (the lifecycle's availability)."""
+        a = self.agents[agent]
+        return a.busy < a.slots
+
+    def hold(self, a: AgentState, now: float) -> None:
+        """Take one slot of ``a`` (a conversation or a reserved offer)."""
+        self._account(a, now)
+        a.busy += 1
+        if a.busy >= a.slots:
+            for g in a.groups:
+                self.free[g].pop(a, None)
+
+    def release(self, a: AgentState, now: float) -> None:
+        """Give back one slot of ``a``; it becomes the most recently idle of its groups."""
+        self._account(a, now)
+        a.busy -= 1
+        if a.busy < a.slots:  # (a returned transfer may have taken it over its slots)
+            for g in a.groups:
+                free = self.free[g]
+                free.pop(a, None)
+                free[a] = None
+
+    def _account(self, a: AgentState, now: float) -> None:
+        start = a.last_change if a.last_change > self.warmup else self.warmup
+        if now > start:
+            a.area += a.busy * (now - start)
+        a.last_change = now
+
+    def close_books(self, end: float) -> None:
+        """Account every agent's slot time up to ``end`` (the horizon)."""
+        for a in self.agents.values():
+            self._account(a, end)
+
+    def occupancy(self, group: str, span: float) -> float:
+        """Share of ``group``'s slot time held over ``span`` seconds after the warm-up."""
+        members = self.members[group]
+        slots = sum(a.slots for a in members)
+        return sum(a.area for a in members) / (slots * span) if slots and span > 0 else math.nan
