@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from model.cli import app
@@ -80,11 +79,38 @@ def test_tune_report_on_a_target_scope_tabulates_every_explored_setting(tmp_path
         assert row[1] == f"{shown(r['mean'], '%')} ({shown(r['ci_low'], '%')} – {shown(r['ci_high'], '%')})", row
 
 
-@pytest.mark.xfail(strict=True, reason="model/report: a tuning on a non-target scope (the default, overall) gets an "
-                   "empty answer section and no table of the explored settings (_sweep_rows only reads scope 'target'; "
-                   "sweep_headline only runs for scope 'target')")
 def test_tune_report_on_the_overall_scope_opens_with_an_answer_and_tabulates_the_settings(tmp_path):
+    """The default scope (overall): the answer says the tuning's recommendation and compares two
+    settings; the sweep table has a row per explored setting (it once only read scope 'target')."""
     out = _tune(tmp_path)
+    stored = json.loads((out / "tune.json").read_text())
+    explored = pd.read_parquet(out / "explored.parquet").sort_values(TIMEOUT)
     page = read_report(out / "index.html")
     assert page.answer, "the report's answer section is empty"
-    assert [t for t in page.tables if t["title"] == "Sweep"], "no table of the explored settings"
+    assert page.answer[0] == f"Recommended support transfer timeout: {stored['recommended']} ({stored['reason']})."
+    last = explored.iloc[-1]
+    assert f"for all contacts is {pct_ci(last['mean'], last['ci_low'], last['ci_high'])}" in page.answer[1]
+    table = page.table("Sweep")
+    assert table["header"] == [TIMEOUT, "transfer_abandonment_rate (all contacts)"]
+    assert [r[0] for r in table["rows"]] == [f"{v:g}" for v in explored[TIMEOUT]]
+    for row, (_, r) in zip(table["rows"], explored.iterrows()):
+        assert row[1] == f"{shown(r['mean'], '%')} ({shown(r['ci_low'], '%')} – {shown(r['ci_high'], '%')})", row
+    assert "Target transfer abandonment: 90 %." in page.sub
+
+
+def test_tune_report_of_a_time_speaks_in_seconds_not_percent(tmp_path):
+    """A tuning of a time (higher is worse, unit s): the target, the answer and the table are in
+    seconds, and the recommendation is the tuning's own."""
+    out = tmp_path / "tune"
+    res = runner.invoke(app, [
+        "tune", str(small_file(tmp_path)), "--metric", "time_to_join_mean", "--target", "30",
+        "--param", "groups.billing.agents", "--range", "2..4", "--grid", "3", "-r", "2", "--scope", "target:billing",
+        "--executor", "serial", "--out", str(out), "--report", "--no-progress",
+    ])
+    assert res.exit_code == 0, res.output
+    page = read_report(out / "index.html")
+    assert "Target mean time to join: 30.0 s." in page.sub and "%" not in page.sub.split("Target")[1]
+    table = page.table("Sweep")
+    assert table["header"] == ["groups.billing.agents", "time_to_join_mean (billing)"]
+    assert all(r[1].endswith(" s)") or r[1] == "- (- – -)" for r in table["rows"]), table["rows"]
+    assert any("mean time to join for transfers to billing is" in a for a in page.answer), page.answer

@@ -457,7 +457,7 @@ def test_a_sweep_folder_report_reads_its_failures(failed_sweep, tmp_path) -> Non
 
 
 def test_the_heat_map_draws_a_failed_cell_grey_with_the_word(failed_sweep) -> None:
-    from model.report import _failed_heatmap
+    from model.report.failures import failed_heatmap as _failed_heatmap
 
     fig = _failed_heatmap(failed_sweep.summary, failed_sweep.failures, TIMEOUT, AGENTS,
                           metric="transfer_abandonment_rate", scope="target", key="billing", target=None, fixed=None)

@@ -1,0 +1,65 @@
+"""Numbers and settings in words, as the report writes them: percentages with their interval,
+durations in the unit a person would say, a sweep value as typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..results.figures import FigureInfo, percent
+
+__all__ = ["FAILED", "pct", "pct_ci", "value_ci", "seconds_text", "duration_text", "value_text", "target_text"]
+
+FAILED = "failed"
+"""The word a failed point's cells carry, in the heat map, on the line chart and in the table."""
+
+
+def pct(x: float | None) -> str:
+    """A proportion as a bare percentage, ``"7.2"`` (clipped to 0-100); ``"-"`` without a value."""
+    return percent(x).removesuffix(" %")
+
+
+def pct_ci(mean: float, lo: float, hi: float) -> str:
+    """``7.2 % (6.5–7.9 %)``, the interval clipped to 0–100 %."""
+    if mean != mean:
+        return "- (no data)"
+    return f"{pct(mean)} % ({pct(lo)}–{pct(hi)} %)"
+
+
+def value_ci(info: FigureInfo, mean: float, lo: float, hi: float) -> str:
+    """A figure with its interval in its own unit: :func:`pct_ci` for a proportion, else
+    ``12.3 s (10.1 s–14.5 s)``."""
+    if info.is_proportion:
+        return pct_ci(mean, lo, hi)
+    if mean != mean:
+        return "- (no data)"
+    return f"{info.text(mean)} ({info.text(lo)}–{info.text(hi)})"
+
+
+def seconds_text(x: float) -> str:
+    """A timeout as said: ``"60 s"``, ``"2 min"`` (whole minutes from 2 min)."""
+    x = float(x)
+    if x >= 120 and x % 60 == 0:
+        return f"{x / 60:g} min"
+    return f"{x:g} s"
+
+
+def duration_text(x: float | None) -> str:
+    """A duration in the largest whole unit: ``"8 h"``, ``"30 min"``, ``"45 s"``; ``"none"`` for ``None``."""
+    if x is None:
+        return "none"
+    x = float(x)
+    if x >= 3600 and x % 3600 == 0:
+        return f"{x / 3600:g} h"
+    if x >= 60 and x % 60 == 0:
+        return f"{x / 60:g} min"
+    return f"{x:g} s"
+
+
+def value_text(v: Any) -> str:
+    """A sweep value as typed: ``90`` not ``90.0``, text as it is."""
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def target_text(info: FigureInfo, target: float) -> str:
+    """A target of ``info``: ``"5 %"`` for a proportion (as typed, no rounding), else its format."""
+    return f"{100 * target:g} %" if info.is_proportion else info.text(target)
