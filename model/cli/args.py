@@ -1,0 +1,129 @@
+"""Checks shared by the subcommands: targets and metric names as typed, the work bounds, output
+folders, scenario files. Each refusal exits with one line ``error: ...`` (:func:`.app.fail`)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from .app import fail
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+    from ..workload import Work
+
+__all__ = ["parse_target", "check_metric", "check_force", "expect_note", "oserror_text", "writable_folder",
+           "load_or_fail", "folder_kind_of", "executor_option"]
+
+
+def parse_target(text: str | float, metric: str, option: str = "--target") -> float:
+    """A target for ``metric`` as typed: ``0.05`` or ``5%`` (a percentage is read as /100).
+
+    Refuses NaN and infinities, and values outside the metric's range: a proportion
+    (a figure whose unit is ``%`` in :mod:`model.results.figures`: rates, service levels, occupancy) must lie in [0, 1], any
+    other figure (counts, times, per-transfer ratios) must be >= 0. Exits 2 with one line naming
+    ``option`` and the allowed range.
+    """
+    from ..results.figures import FIGURES
+
+    raw = str(text).strip()
+    percent = raw.endswith("%")
+    body = raw[:-1].strip() if percent else raw
+    info = FIGURES.get(metric)
+    proportion = info is not None and info.is_proportion
+    allowed = ("a proportion from 0 to 1, e.g. 0.05 or 5%" if proportion
+               else "a number >= 0 (not a percentage)")
+    try:
+        value = float(body)
+    except ValueError:
+        fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
+    if not math.isfinite(value):
+        fail(f"{option} must be a finite number: for {metric}, {allowed}; got {raw!r}")
+    if percent:
+        if not proportion:
+            fail(f"{option} {raw} is a percentage, but {metric} is not a proportion: give {allowed}")
+        value /= 100.0
+    if value < 0 or (proportion and value > 1):
+        fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
+    return value + 0.0  # -0.0 -> 0.0
+
+
+def check_metric(name: str, option: str, allowed: Iterable[str]) -> str:
+    """``name`` if it is one of ``allowed``, else exit 2 listing them."""
+    names = list(allowed)
+    if name not in names:
+        fail(f"{option} {name!r} is not a metric; allowed: {', '.join(names)}")
+    return name
+
+
+def check_force(work: Work, force: bool, what: str) -> None:
+    """Exit 2 when ``work`` is above the bounds of docs/limits.md and ``force`` is not given."""
+    from ..workload import WorkTooLarge, check_work
+
+    try:
+        check_work(work, force, what=what)
+    except WorkTooLarge as err:
+        fail(str(err))
+
+
+def expect_note(work: Work, parallel: int = 1) -> None:
+    """One line on stderr when the work is expected to take more than ~10 s (also without a terminal)."""
+    from ..workload import PROGRESS_NOTE_SECONDS, format_seconds
+
+    seconds = work.seconds / max(1, parallel)
+    if seconds > PROGRESS_NOTE_SECONDS:
+        typer.echo(f"{format_seconds(seconds)} expected (~{work.events:.2g} events"
+                   f"{f' on {parallel} processes' if parallel > 1 else ''})", err=True)
+
+
+def oserror_text(err: OSError, tmp: Path | None = None, final: Path | None = None) -> str:
+    """``cannot write PATH: REASON`` naming the final path (not a hidden temporary one)."""
+    name = err.filename if err.filename is not None else (final if final is not None else "?")
+    name = str(name)
+    if tmp is not None and final is not None and name.startswith(str(tmp)):
+        name = str(final) + name[len(str(tmp)):]
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"cannot write {name}: {reason}"
+
+
+def writable_folder(out: Path, option: str = "--out") -> None:
+    """Exit 2 when ``out`` cannot become a folder: an ancestor is a file, or is not writable."""
+    p = out.absolute()
+    for anc in [p, *p.parents]:
+        if anc.exists():
+            if not anc.is_dir():
+                fail(f"{option} {out}: {anc} is a file, not a folder")
+            if anc != p and not os.access(anc, os.W_OK | os.X_OK):
+                fail(f"{option} {out}: cannot write into {anc} (permission denied)")
+            return
+
+
+def load_or_fail(path: Path) -> Scenario:
+    """Load a scenario file, or exit 2 with the validation message (file, field, value, allowed)."""
+    from ..scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path)
+    except ScenarioError as err:
+        fail(str(err))
+
+
+def folder_kind_of(path: Path) -> str | None:
+    """What a folder holds (``"run"``, ``"sweep"``, ``"tune"``, ``"file"``, ...; ``None``: new or empty)."""
+    from ..results.result import folder_kind
+
+    return folder_kind(path)
+
+
+def executor_option(executor: str, scheduler: str | None) -> str:
+    """The executor a sweep or a tuning runs on: a Dask address, ``"processes"`` or ``"serial"``."""
+    if scheduler:
+        return scheduler if "://" in scheduler else f"tcp://{scheduler}"
+    if executor not in ("processes", "serial"):
+        fail(f"--executor must be 'processes' or 'serial' (use --scheduler ADDRESS for Dask), got {executor!r}")
+    return executor
