@@ -13,17 +13,20 @@ from typing import Any
 from statemachine import StateChart
 
 from .chart import TransferLifecycle, transition_table
-from .data import ContactData, failed_clause
+from .data import CLAUSES, ContactData, failed_clause
 from .rules import EventNotAllowed
 
-_Candidate = tuple[str, tuple[Callable[..., bool], ...], tuple[Callable[..., None], ...]]
+_Test = tuple[Callable[[ContactData, Any], bool], "str | None", Any]  # (clause test, its event-data item, default)
+_Candidate = tuple[str, tuple[_Test, ...], tuple[Callable[..., None], ...], tuple[str, ...]]
 
 
 class CompiledLifecycle:
     """``(leaf state, event) -> candidate transitions`` with their guard and action methods.
 
     Candidates are ordered as the chart selects them (see :func:`~model.lifecycle.transition_table`);
-    the first whose guards all hold is taken.
+    the first whose guards all hold is taken. Each guard is unrolled into its clauses' tests
+    (:data:`~model.lifecycle.CLAUSES`), the very predicates the chart's guard methods run, one
+    call each instead of one per guard plus one per clause.
     """
 
     def __init__(self, chart: type[StateChart] = TransferLifecycle) -> None:
@@ -31,8 +34,8 @@ class CompiledLifecycle:
         self.table: dict[str, dict[str, list[_Candidate]]] = {
             state: {
                 event: [
-                    (row.target, tuple(getattr(ContactData, g) for g in row.guards),
-                     tuple(getattr(ContactData, a) for a in row.actions))
+                    (row.target, tuple((c.test, c.arg, c.default) for g in row.guards for c in CLAUSES[g]),
+                     tuple(getattr(ContactData, a) for a in row.actions), row.guards)
                     for row in rows
                 ]
                 for event, rows in by_event.items()
@@ -50,9 +53,9 @@ class CompiledLifecycle:
         candidates = self.table[state].get(event)
         if candidates is None:
             raise EventNotAllowed(event, state, "no transition")
-        for target, guards, actions in candidates:
-            for g in guards:
-                if not g(data, **kwargs):
+        for target, guards, actions, _ in candidates:
+            for test, arg, default in guards:
+                if not test(data, kwargs.get(arg, default)):  # type: ignore[arg-type]
                     break
             else:
                 for a in actions:
@@ -74,11 +77,11 @@ def refusal_reason(
         if candidates is None:
             return "no transition"
     failed = {}
-    for _, guards, _ in candidates:
+    for *_, guards in candidates:
         for g in guards:
-            clause = failed_clause(g.__name__, data, dict(kwargs))
+            clause = failed_clause(g, data, dict(kwargs))
             if clause is not None:
-                failed[g.__name__] = clause.text
+                failed[g] = clause.text
     if not failed:
         return "guard failed"
     return "guard failed: " + ", ".join(f"{g} [{failed[g]}: false]" for g in sorted(failed))

@@ -14,8 +14,9 @@ the deadline loses) lives in :meth:`Timer.reached` and nowhere else.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .rules import SimTime, TransferRules, agent_target
@@ -39,14 +40,21 @@ class Timer:
         """The contact's deadline for this timer (``inf`` when it is not running)."""
         return getattr(data, self.deadline)
 
+    @cached_property
+    def rule(self) -> Callable[[ContactData, SimTime], bool]:
+        """The tie rule, as a bare function ``rule(data, now)`` (one call on the hot path): the
+        timer has fired at ``now`` if ``now`` is at or after its deadline, so an event sent at
+        exactly the deadline loses to it."""
+        attr = self.deadline
+        return lambda data, now: now >= getattr(data, attr)
+
     def reached(self, data: ContactData, now: SimTime) -> bool:
-        """The tie rule: at ``now`` the timer has fired if ``now`` is at or after its deadline,
-        so an event sent at exactly the deadline loses to it."""
-        return now >= getattr(data, self.deadline)
+        """Whether the timer has fired at ``now`` (:attr:`rule`)."""
+        return self.rule(data, now)
 
     def beats(self, data: ContactData, when: SimTime) -> bool:
         """Whether the timer fires before an event due at ``when`` (ties go to the timer)."""
-        return getattr(data, self.deadline) <= when
+        return self.rule(data, when)
 
     def is_due(self, data: ContactData, now: SimTime) -> bool:
         """Running (the contact is in one of :attr:`states`) and reached at ``now``."""
@@ -64,127 +72,126 @@ TIMER_DECLARATIONS: tuple[Timer, ...] = (DISSUASION, TRANSFER)
 
 @dataclass(frozen=True)
 class Clause:
-    """One condition of a guard, in words and as a predicate over the contact and event data.
+    """One condition of a guard, in words and as a predicate ``test(data, value)``.
 
-    ``over`` names the event-data list a clause quantifies over (``"agents"``), if any.
+    ``value`` is the event's data item ``arg`` (``default`` when the event does not carry it):
+    one positional value instead of the whole event data keeps a clause one cheap call on the
+    simulation's hot path. ``over`` names the event-data list a clause quantifies over, if any.
     """
 
     guard: str
     text: str
-    test: Callable[..., bool]
+    test: Callable[[ContactData, Any], bool]
+    arg: str | None = None
+    default: Any = None
     over: str | None = None
+
+    def holds(self, data: ContactData, kwargs: Mapping[str, Any]) -> bool:
+        """Whether the clause holds for ``data`` and an event carrying ``kwargs``."""
+        return self.test(data, kwargs.get(self.arg, self.default))  # type: ignore[arg-type]
 
 
 def _members_of_target(d: ContactData) -> frozenset[str] | None:
     return d.rules.members(d.target) if d.target is not None else None
 
 
-def may_be_offered(d: ContactData, agent: str) -> bool:
-    """Whether one ``agent`` may receive the offer of ``d``'s transfer now: in the target,
-    available, and not having rejected this transfer (the per-agent clauses of ``offer``)."""
-    if agent in d.rejected:
-        return False
+# The per-agent conditions of an offer, once; the ``agents_are_eligible`` clauses quantify them
+# over the agents offered, and :func:`may_be_offered` asks them for one agent.
+def _has_not_rejected(d: ContactData, agent: str) -> bool:
+    return agent not in d.rejected
+
+
+def _in_target(d: ContactData, agent: str) -> bool:
     members = _members_of_target(d)
-    if members is not None and agent not in members:
-        return False
-    avail = d.rules.is_available
-    return avail is None or avail(agent)
+    return members is None or agent in members
 
 
-def _agent_available(d: ContactData, agent: str | None = None, **_: Any) -> bool:
+def _is_available(d: ContactData, agent: str | None) -> bool:
     avail = d.rules.is_available
     return avail is None or avail(agent)  # type: ignore[arg-type]
 
 
-def _not_the_owner(d: ContactData, to: str | None = None, **_: Any) -> bool:
+def may_be_offered(d: ContactData, agent: str) -> bool:
+    """Whether one ``agent`` may receive the offer of ``d``'s transfer now: it has not rejected
+    this transfer, is in the target and is available (the per-agent clauses of ``offer``)."""
+    return _has_not_rejected(d, agent) and _in_target(d, agent) and _is_available(d, agent)
+
+
+def _each(per_agent: Callable[[ContactData, str], bool]) -> Callable[[ContactData, Any], bool]:
+    return lambda d, agents: all(per_agent(d, a) for a in agents or ())
+
+
+def _not_the_owner(d: ContactData, to: str | None) -> bool:
     return d.owner is None or to != agent_target(d.owner)
 
 
-def _known_target(d: ContactData, to: str | None = None, **_: Any) -> bool:
+def _known_target(d: ContactData, to: str | None) -> bool:
     members = d.rules.members(to)  # type: ignore[arg-type]
     return members is None or len(members) > 0
 
 
-def _none_rejected(d: ContactData, agents: Iterable[str] | None = None, **_: Any) -> bool:
-    return not any(a in d.rejected for a in agents or ())
-
-
-def _all_in_target(d: ContactData, agents: Iterable[str] | None = None, **_: Any) -> bool:
-    members = _members_of_target(d)
-    return members is None or all(a in members for a in agents or ())
-
-
-def _all_available(d: ContactData, agents: Iterable[str] | None = None, **_: Any) -> bool:
-    avail = d.rules.is_available
-    return avail is None or all(avail(a) for a in agents or ())
+def _before(timer: Timer) -> Callable[[ContactData, Any], bool]:
+    reached = timer.rule
+    return lambda d, now: not reached(d, now)
 
 
 CLAUSES: dict[str, tuple[Clause, ...]] = {
     g: tuple(Clause(g, *c) for c in clauses)
     for g, clauses in {
         "agent_is_free": (
-            ("an agent is named", lambda d, agent=None, **_: agent is not None),
-            ("the agent is available", _agent_available),
+            ("an agent is named", lambda d, agent: agent is not None, "agent"),
+            ("the agent is available", _is_available, "agent"),
         ),
-        "before_dissuasion_deadline": (
-            ("before the dissuasion deadline", lambda d, now=0.0, **_: not DISSUASION.reached(d, now)),
-        ),
-        "dissuasion_due": (("the dissuasion deadline is reached", lambda d, now=0.0, **_: DISSUASION.reached(d, now)),),
+        "before_dissuasion_deadline": (("before the dissuasion deadline", _before(DISSUASION), "now", 0.0),),
+        "dissuasion_due": (("the dissuasion deadline is reached", DISSUASION.rule, "now", 0.0),),
         "target_is_valid": (
-            ("a target is named", lambda d, to=None, **_: bool(to)),
-            ("the target is not the owner itself", _not_the_owner),
-            ("the target is a known group or agent", _known_target),
+            ("a target is named", lambda d, to: bool(to), "to"),
+            ("the target is not the owner itself", _not_the_owner, "to"),
+            ("the target is a known group or agent", _known_target, "to"),
         ),
         "agents_are_eligible": (
-            ("at least one agent is named", lambda d, agents=None, **_: bool(agents)),
-            ("no agent has rejected this transfer", _none_rejected, "agents"),
-            ("every agent is in the target", _all_in_target, "agents"),
-            ("every agent is available", _all_available, "agents"),
+            ("at least one agent is named", lambda d, agents: bool(agents), "agents"),
+            ("no agent has rejected this transfer", _each(_has_not_rejected), "agents", None, "agents"),
+            ("every agent is in the target", _each(_in_target), "agents", None, "agents"),
+            ("every agent is available", _each(_is_available), "agents", None, "agents"),
         ),
         "holds_offer": (
-            ("the agent holds the offer", lambda d, agent=None, **_: agent is not None and agent in d.offered),
+            ("the agent holds the offer", lambda d, agent: agent is not None and agent in d.offered, "agent"),
         ),
-        "before_transfer_deadline": (
-            ("before the transfer deadline", lambda d, now=0.0, **_: not TRANSFER.reached(d, now)),
-        ),
-        "transfer_due": (("the transfer deadline is reached", lambda d, now=0.0, **_: TRANSFER.reached(d, now)),),
+        "before_transfer_deadline": (("before the transfer deadline", _before(TRANSFER), "now", 0.0),),
+        "transfer_due": (("the transfer deadline is reached", TRANSFER.rule, "now", 0.0),),
         "policy_abandon": (
-            ('the service\'s on_transfer_timeout is "abandon"', lambda d, **_: d.rules.on_transfer_timeout == "abandon"),
+            ('the service\'s on_transfer_timeout is "abandon"', lambda d, _: d.rules.on_transfer_timeout == "abandon"),
         ),
         "policy_return": (
-            ('the service\'s on_transfer_timeout is "return"', lambda d, **_: d.rules.on_transfer_timeout == "return"),
+            ('the service\'s on_transfer_timeout is "return"', lambda d, _: d.rules.on_transfer_timeout == "return"),
         ),
     }.items()
 }
 """Every guard's clauses, in the order they are checked (the first failing one is the reason)."""
 
 
-def failed_clause(guard: str, data: ContactData, kwargs: dict[str, Any]) -> Clause | None:
+def failed_clause(guard: str, data: ContactData, kwargs: Mapping[str, Any]) -> Clause | None:
     """The first clause of ``guard`` that fails for ``data`` and the event's ``kwargs``."""
     for clause in CLAUSES[guard]:
-        if not clause.test(data, **kwargs):
+        if not clause.holds(data, kwargs):
             return clause
     return None
 
 
 def _guard(name: str) -> Callable[..., bool]:
-    """The guard method built from its clauses (one predicate when it has only one)."""
-    tests = tuple(c.test for c in CLAUSES[name])
-    if len(tests) == 1:
-        only = tests[0]
+    """The guard method the chart calls, built from its clauses."""
+    clauses = CLAUSES[name]
+    tests = tuple((c.test, c.arg, c.default) for c in clauses)
 
-        def guard(self: ContactData, **kwargs: Any) -> bool:
-            return only(self, **kwargs)
-    else:
-
-        def guard(self: ContactData, **kwargs: Any) -> bool:
-            for test in tests:
-                if not test(self, **kwargs):
-                    return False
-            return True
+    def guard(self: ContactData, **kwargs: Any) -> bool:
+        for test, arg, default in tests:
+            if not test(self, kwargs.get(arg, default)):
+                return False
+        return True
 
     guard.__name__ = guard.__qualname__ = name
-    guard.__doc__ = "Guard: " + "; ".join(c.text for c in CLAUSES[name]) + "."
+    guard.__doc__ = "Guard: " + "; ".join(c.text for c in clauses) + "."
     return guard
 
 

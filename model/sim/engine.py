@@ -10,8 +10,8 @@ instant fires before any event sent at that instant (the lifecycle's tie rule).
 Around that core, one module per concern: :mod:`.agents` (slots, free agents, occupancy),
 :mod:`.routing` (which free agent gets a contact), :mod:`.arrivals` (when the next customer
 comes), :mod:`.streams` (one random stream per purpose), :mod:`model.results.records` (the rows
-recorded). What is counted is counted in one place, :meth:`Replication._tally`, from the event
-taken and the state it reached.
+recorded). What is counted is counted in one place, :meth:`Replication._send`, from the event
+taken and the state it reached (:data:`COUNTED`).
 
 The engine is event-driven on a SimPy ``Environment`` with plain callbacks rather than one
 generator process per customer: the hot path is one scheduled event per arrival and one per
@@ -34,7 +34,17 @@ from typing import TYPE_CHECKING, Any
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from ..lifecycle import COMPILED, DISSUASION, FINAL_STATES, TRANSFER, TRANSFERRING, ContactData, TransferRules, may_be_offered
+from ..lifecycle import (
+    COMPILED,
+    DISSUASION,
+    FINAL_STATES,
+    TABLE,
+    TRANSFER,
+    TRANSFERRING,
+    ContactData,
+    TransferRules,
+    may_be_offered,
+)
 from ..results.metrics import Tally
 from ..results.records import EventRow, TimelineRow, TransferRow
 from .agents import AgentPool, AgentState
@@ -46,6 +56,27 @@ if TYPE_CHECKING:
     from ..scenario import Scenario, Service, TransferRule
 
 INF = math.inf
+_row = tuple.__new__  # _row(EventRow, (...)): a named record at about the cost of a plain tuple (hot path)
+
+
+def _counted() -> dict[tuple[str, str], tuple[str, bool]]:
+    """``(event, state reached) -> (count, also per transfer target)``: what each transition of a
+    counted contact adds to the tallies. Every transition into a final state counts that outcome
+    (per target too when it ends a transfer); a transfer's own events count its offers, rejects,
+    joins and returns."""
+    out = {
+        (event, row.target): (row.target, state in TRANSFERRING)
+        for state in TABLE for event, rows in TABLE[state].items() for row in rows if row.target in FINAL_STATES
+    }
+    out[("request_transfer", "routing")] = ("transfers_requested", True)
+    out[("offer", "offered")] = ("offers", True)  # one per agent offered
+    out[("reject", "routing")] = ("rejects", True)
+    out[("accept", "engaged")] = ("joined", True)  # transfers_accepted and the time to join
+    out[(TRANSFER.event, "engaged")] = ("transfers_returned", True)  # policy "return"
+    return out
+
+
+COUNTED = _counted()
 
 
 class SimContact(ContactData):
@@ -163,6 +194,9 @@ class Replication:
         max_ttj = max(float(s.transfer_timeout) for s in scenario.services)
         self.by_service = {s.name: Tally(max_ttj) for s in scenario.services}
         self.by_target = {t: Tally(max_ttj) for t in self.members}
+        # whether a timer fires before an event due at a time (its tie rule), as bare functions
+        self.dissuasion_first = DISSUASION.rule
+        self.transfer_first = TRANSFER.rule
         # the group whose rules and handle time apply to a contact joined through a target
         self.target_group = {t: (t if t in self.groups else self.members[t][0].groups[0]) for t in self.members}
 
@@ -186,43 +220,28 @@ class Replication:
         logged_agent: str | None = None,
         **data: Any,
     ) -> None:
-        """Take ``event`` through the lifecycle (raises if it is not allowed), record it, count it."""
-        before = c.state
+        """Take ``event`` through the lifecycle (raises if it is not allowed), record it, and count it:
+        the one place where counts are kept, from the event taken and the state reached
+        (:data:`COUNTED`), per service and, for a transfer, per target."""
+        before = c.chart_state  # always a leaf name in the engine (the compiled lifecycle sets it)
         after = COMPILED.send(c, event, now=now, agent=agent, **data)
         if self.log is not None:
-            self.log.append(EventRow(now, c.cid, c.service, event, before, after, logged_agent or agent, group, c.target))
+            self.log.append(_row(EventRow, (now, c.cid, c.service, event, before, after, logged_agent or agent, group, c.target)))
         if c.counted:
-            self._tally(c, event, before, after, now, data)
-
-    def _tally(self, c: SimContact, event: str, before: str, after: str, now: float, data: dict[str, Any]) -> None:
-        """Count one transition of a counted contact, per service and (for a transfer) per target.
-
-        Outcomes are counted from the final state reached; a transfer's own counts from its events.
-        """
-        s = self.by_service[c.service]
-        in_transfer = before in TRANSFERRING
-        t = self.by_target[c.target] if in_transfer or event == "request_transfer" else None
-        if after in FINAL_STATES:
-            s.counts[after] += 1
-            if t is not None:
-                t.counts[after] += 1
-        elif event == "request_transfer":
-            s.counts["transfers_requested"] += 1
-            t.counts["transfers_requested"] += 1  # type: ignore[union-attr]
-        elif event == "offer":
-            n = len(data["agents"])
-            s.counts["offers"] += n
-            t.counts["offers"] += n  # type: ignore[union-attr]
-        elif event == "reject":
-            s.counts["rejects"] += 1
-            t.counts["rejects"] += 1  # type: ignore[union-attr]
-        elif event == "accept":
-            ttj = now - c.transfer_requested_at  # type: ignore[operator]
-            s.joined(ttj)
-            t.joined(ttj)  # type: ignore[union-attr]
-        elif event == TRANSFER.event:  # policy "return": back to the requesting agent
-            s.counts["transfers_returned"] += 1
-            t.counts["transfers_returned"] += 1  # type: ignore[union-attr]
+            counted = COUNTED.get((event, after))
+            if counted is not None:
+                count, per_target = counted
+                s = self.by_service[c.service]
+                t = self.by_target[c.target] if per_target else None  # type: ignore[index]
+                if count == "joined":
+                    ttj = now - c.transfer_requested_at  # type: ignore[operator]
+                    s.joined(ttj)
+                    t.joined(ttj)  # type: ignore[union-attr]
+                else:
+                    n = len(data["agents"]) if count == "offers" else 1
+                    s.counts[count] += n
+                    if t is not None:
+                        t.counts[count] += n
 
     def _transfer_row(self, c: SimContact, outcome: str, ended_at: float) -> None:
         if self.transfer_rows is None:
@@ -267,7 +286,7 @@ class Replication:
         c.tokens = None
         c.returned = False
         p = now + self.patience[s.name]()
-        if DISSUASION.beats(c, p):
+        if self.dissuasion_first(c, p):
             c.leave_at, c.leave_event = DISSUASION.deadline_of(c), DISSUASION.event
         else:
             c.leave_at, c.leave_event = p, "customer_leave"
@@ -275,7 +294,7 @@ class Replication:
             self.by_service[s.name].counts["arrivals"] += 1
         self.arrivals_since[s.entry_group] += 1
         if self.log is not None:
-            self.log.append(EventRow(now, c.cid, s.name, "arrive", None, c.state, None, s.entry_group, None))
+            self.log.append(_row(EventRow, (now, c.cid, s.name, "arrive", None, c.chart_state, None, s.entry_group, None)))
         free = self.free[s.entry_group]
         if free:
             self._assign(c, self.routing[s.entry_group].pick(free), s.entry_group, now)
@@ -324,7 +343,7 @@ class Replication:
         self.in_transfer[target] += 1
         self.transferring[c.cid] = c
         leave = now + self.transfer_patience[c.service]()
-        if TRANSFER.beats(c, leave):
+        if self.transfer_first(c, leave):
             self._at(TRANSFER.deadline_of(c) - now, self._on_transfer_end, (c, c.transfer_no, TRANSFER.event), URGENT)
         else:
             self._at(leave - now, self._on_transfer_end, (c, c.transfer_no, "customer_leave"))
@@ -416,12 +435,12 @@ class Replication:
 
     def _on_transfer_end(self, ev: Any) -> None:
         c, transfer_no, event = ev._value
-        if c.transfer_no != transfer_no or c.state not in TRANSFERRING:
+        if c.transfer_no != transfer_no or c.chart_state not in TRANSFERRING:
             return
         now = self.env._now
         holders = self._withdraw(c, now)
         self._send(c, event, now, group=self.target_group[c.target])
-        state = c.state
+        state = c.chart_state
         if state in FINAL_STATES:
             self._end_transfer(c, state, now)
         else:  # policy "return": back to the requesting agent
