@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from model import charts
 from model.scenario import load_scenario
@@ -184,3 +185,89 @@ def test_sweep_values_written_as_durations_are_read_as_seconds(sweep) -> None:
     fig = charts.sweep_chart(frame, TIMEOUT, key="billing", fixed={AGENTS: 3})
     line = fig.axes[0].get_lines()[0]
     assert list(line.get_xdata()) == [30, 60, 120]
+
+
+# -- what the charts read from the metric table and the lifecycle -------------------------------------
+def test_the_outcome_segments_are_the_lifecycles_final_states_with_their_records(result) -> None:
+    from model.lifecycle import FINAL_STATES, STATES
+    from model.results.figures import figure
+
+    assert charts.CONTACT_ENDS == tuple(s for s in STATES if s in FINAL_STATES)
+    assert set(charts.CONTACT_ENDS) == set(FINAL_STATES)
+    assert charts.TRANSFER_ENDS == ("transfers_accepted", "abandoned_transfer", "transfer_expired")
+    fig = charts.outcomes_chart(result)
+    left, right = fig.axes[:2]
+    assert legend_texts(left) == [figure(s).label for s in charts.CONTACT_ENDS]
+    assert legend_texts(right) == [figure(s).label for s in charts.TRANSFER_ENDS]
+    handles = left.get_legend().legend_handles
+    from matplotlib.colors import to_hex
+
+    assert [to_hex(h.get_facecolor()).upper() for h in handles] == [figure(s).colour for s in charts.CONTACT_ENDS]
+
+
+def test_a_sweep_chart_of_a_time_is_in_seconds_not_clipped_to_one(sweep) -> None:
+    fig = charts.sweep_chart(sweep, TIMEOUT, metric="time_to_join_mean", also=None, key="billing", fixed={AGENTS: 3})
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "mean time to join (s)"
+    assert not isinstance(ax.yaxis.get_major_formatter(), PercentFormatter)
+    band = next(c for c in ax.collections if isinstance(c, PolyCollection))
+    top = band.get_paths()[0].vertices[:, 1].max()
+    sel = sweep[(sweep[AGENTS] == 3) & (sweep.scope == "target") & (sweep.key == "billing")
+                & (sweep.metric == "time_to_join_mean")]
+    assert top == pytest.approx(sel["ci_high"].max()) and top > 1, "a time band is not clipped to [0, 1]"
+    assert legend_texts(ax)[-1] == "mean time to join"
+    assert ax.get_title().startswith("Mean time to join against")
+
+
+def test_a_heat_map_of_a_time_writes_seconds_in_its_cells(sweep) -> None:
+    fig = charts.heatmap_chart(sweep, TIMEOUT, AGENTS, metric="time_to_join_p90", key="billing")
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    assert len(cells) == 6 and all(t.endswith(" s") for t in cells), cells
+    assert fig.axes[1].get_ylabel() == "time to join, 90th percentile (s)"
+
+
+def test_recommended_setting_reads_the_lower_bound_when_higher_is_better(sweep) -> None:
+    sel = sweep[(sweep[AGENTS] == 3) & (sweep.scope == "target") & (sweep.key == "billing")
+                & (sweep.metric == "transfer_success_rate")].sort_values(TIMEOUT)
+    goal = float(sel["ci_low"].iloc[-1])  # only the longest timeout's lower bound is sure to reach it
+    expected = sel[sel["ci_low"] >= goal][TIMEOUT].iloc[0]
+    got = charts.recommended_setting(sweep, TIMEOUT, target=goal, metric="transfer_success_rate", key="billing",
+                                     fixed={AGENTS: 3})
+    assert got == expected
+    assert charts.recommended_setting(sweep, TIMEOUT, target=1.01, metric="transfer_success_rate", key="billing",
+                                      fixed={AGENTS: 3}) is None
+    assert charts.recommended_setting(sweep, TIMEOUT, target=0.0, metric="transfer_success_rate", key="billing",
+                                      fixed={AGENTS: 3}) == 30
+
+
+def test_a_metric_the_frame_lacks_or_the_table_lacks_is_a_clear_error(sweep) -> None:
+    with pytest.raises(ValueError, match="no 'nope'"):
+        charts.sweep_chart(sweep, TIMEOUT, metric="nope", key="billing")
+    made_up = sweep[sweep.metric == "transfer_abandonment_rate"].assign(metric="made_up_rate")
+    with pytest.raises(KeyError, match="no figure 'made_up_rate'; known: arrivals"):
+        charts.sweep_chart(pd.concat([sweep, made_up]), TIMEOUT, metric="made_up_rate", also=None, key="billing")
+
+
+def test_sweep_values_that_are_not_numbers_read_as_nan() -> None:
+    from model.charts.frames import numeric
+
+    got = numeric(pd.Series(["broadcast", "45s", "0s", None, "1h", "-"], dtype=object)).tolist()
+    assert got[1:3] == [45.0, 0.0] and got[4] == 3600.0
+    assert all(v != v for v in (got[0], got[3], got[5]))
+
+
+def test_charts_of_a_run_without_transfers_draw_without_warnings(tmp_path) -> None:
+    import warnings
+
+    path = tmp_path / "quiet.toml"
+    path.write_text('name = "quiet"\n[simulation]\nhorizon = "30m"\nwarmup = 0\nreplications = 1\nseed = 1\n'
+                    '[[services]]\nname = "s"\nentry_group = "g"\n'
+                    'arrivals = { kind = "poisson", rate_per_hour = 30 }\n'
+                    '[[groups]]\nname = "g"\nagents = 1\nhandle_time = { kind = "exponential", mean = "2m" }\n')
+    quiet = simulate(load_scenario(path), replications=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cdf = charts.time_to_join_cdf(quiet)
+        day = charts.timeline_chart(quiet)
+    assert cdf.axes[0].get_legend() is None
+    assert day.axes[0].get_legend() is None and day.axes[2].get_legend().get_title().get_text() == "entry group"

@@ -439,3 +439,45 @@ def test_sigkill_during_run_out_leaves_the_previous_output_or_nothing(tmp_path, 
     assert all(name.startswith(".D.part-") for name in hidden(tmp_path))
     assert run_out(write_tiny(tmp_path / "tiny2.toml"), out, "--force").exit_code == 0
     assert hidden(tmp_path) == []
+
+
+# -- how run prints a figure -----------------------------------------------------------------------------
+class _Table:
+    """A stand-in for SimulationResult.table: the figures of one scope as a frame indexed by metric."""
+
+    def __init__(self, rows: dict[str, tuple[float, float, float]]) -> None:
+        import pandas as pd
+
+        self.frame = pd.DataFrame([(k, *v) for k, v in rows.items()], columns=["metric", "mean", "ci_low", "ci_high"])
+        self.frame = self.frame.set_index("metric")
+
+    def table(self, scope: str, key: str):
+        return self.frame
+
+
+def test_run_prints_rates_at_0_and_1_and_no_mean_as_a_dash() -> None:
+    from model.cli import format_figures
+
+    nan = float("nan")
+    lines = format_figures(_Table({
+        "transfer_abandonment_rate": (0.0, 0.0, 0.0),
+        "transfer_success_rate": (1.0, 1.0, 1.0),
+        "time_to_join_mean": (nan, nan, nan),  # no transfer joined
+        "arrivals": (1234.4, 1200.0, 1268.9),
+        "not_a_metric_of_run": (1.0, 1.0, 1.0),
+    }), "overall", "all")
+    assert lines == [
+        f"  {'arrivals':<28}{'1,234':>9}  (1,200 - 1,269)",
+        f"  {'transfer_abandonment_rate':<28}{'0.0 %':>9}  (0.0 % - 0.0 %)",
+        f"  {'transfer_success_rate':<28}{'100.0 %':>9}  (100.0 % - 100.0 %)",
+        f"  {'time_to_join_mean':<28}{'-':>9}",
+    ], "in MAIN_FIGURES' order, each in its unit; a figure run does not print is left out"
+
+
+def test_a_figure_line_for_a_name_without_a_record_is_a_key_error_naming_the_known() -> None:
+    from model.cli.run import figure_line
+
+    with pytest.raises(KeyError, match="no figure 'made_up'; known: arrivals"):
+        figure_line("made_up", 1.0, 0.0, 2.0)
+    assert figure_line("agent_occupancy", 0.5, float("nan"), 0.6, label="billing").split() == \
+        ["billing", "50.0", "%", "(-", "-", "60.0", "%)"]

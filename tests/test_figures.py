@@ -177,3 +177,42 @@ def test_axis_labels_carry_the_unit() -> None:
     assert figure("queue_abandonment_rate").axis_label == "share of contacts (%)"
     assert figure("time_to_join_p90").axis_label.endswith("(s)")
     assert figure("arrivals").axis_label == "arrivals"
+
+
+# -- the outputs use the table, and nothing else says what it says ----------------------------------------
+def test_the_figures_each_output_picks_have_records() -> None:
+    from model.cli.experiments import SWEEP_METRICS
+    from model.cli.run import MAIN_FIGURES
+    from model.report.tables import SWEEP_FIGURES, TABLE_FIGURES
+
+    for name in (*MAIN_FIGURES, *SWEEP_METRICS, *TABLE_FIGURES, *SWEEP_FIGURES):
+        assert figure(name).name == name
+
+
+def _literals(path: Path) -> list[str]:
+    """The string literals of a module's code (docstrings left out: prose may use the words)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docs = {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            and id(n) not in docs]
+
+
+def test_no_output_module_spells_a_label_or_a_definition_again() -> None:
+    """A label or a definition written out again in the CLI, the charts or the report would be a
+    second owner: in their code, each is only read from model/results/figures.py."""
+    import model
+
+    root = Path(model.__file__).parent
+    modules = [p for part in ("cli", "charts", "report") for p in (root / part).rglob("*.py")]
+    assert len(modules) >= 15
+    literals = {p: _literals(p) for p in modules}
+    for info in FIGURES.values():
+        for text in (info.label, info.definition):
+            if " " not in text:
+                continue  # one word ("completed", "dissuaded") is also a state's name
+            owners = [str(p.relative_to(root)) for p, lits in literals.items() if any(text in s for s in lits)]
+            assert owners == [], (text, owners)

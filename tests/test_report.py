@@ -474,3 +474,61 @@ def test_the_heat_map_draws_a_failed_cell_grey_with_the_word(failed_sweep) -> No
 def test_a_report_without_failures_mentions_none(sweep, tmp_path) -> None:
     html = build_report(small_scenario(), tmp_path / "ok", sweep=sweep, failures=[]).read_text()
     assert "points failed" not in html and 'id="failed-points"' not in html and "num failed" not in html
+
+
+# -- what the figures mean, and numbers in words ------------------------------------------------------------
+def test_the_report_says_what_each_figure_means(report: Path) -> None:
+    """Each figure of the table carries its plain-words meaning (on hover, and in the list under the
+    tables), read from the metric table."""
+    from markupsafe import escape
+
+    from model.results.figures import figure
+
+    html = report.read_text()
+    page = read_report(report)
+    names = [r[0] for r in page.table("Figures, mean (95 % CI)")["rows"]]
+    assert "What the figures mean" in html
+    section = html[html.index('id="meanings"'):]
+    for name in [*names, "agent_occupancy"]:
+        info = figure(name)
+        definition = str(escape(info.definition))
+        assert f'<td title="{definition}"><code>{name}</code>' in html or name == "agent_occupancy", name
+        assert f"<dt>{info.label} <code>{name}</code></dt><dd>{definition}</dd>" in section, name
+
+
+def test_numbers_in_words_at_their_boundaries() -> None:
+    from model.report.words import duration_text, pct, pct_ci, seconds_text, target_text, value_ci
+    from model.results.figures import figure
+
+    nan = float("nan")
+    assert pct(nan) == "-" and pct(None) == "-" and pct(0) == "0.0" and pct(1) == "100.0" and pct(-0.0) == "0.0"
+    assert pct_ci(nan, 0.1, 0.2) == "- (no data)"
+    assert pct_ci(0.0, -0.01, 0.0) == "0.0 % (0.0–0.0 %)" and pct_ci(1.0, 1.0, 1.02) == "100.0 % (100.0–100.0 %)"
+    t = figure("time_to_join_mean")
+    assert value_ci(t, 12.34, 10.0, nan) == "12.3 s (10.0 s–-)" and value_ci(t, nan, 1, 2) == "- (no data)"
+    assert value_ci(figure("transfer_success_rate"), 0.5, 0.4, 0.6) == "50.0 % (40.0–60.0 %)"
+    assert seconds_text(60) == "60 s" and seconds_text(120) == "2 min" and seconds_text(90) == "90 s"
+    assert duration_text(None) == "none" and duration_text(0) == "0 s" and duration_text(7200) == "2 h"
+    assert target_text(figure("transfer_abandonment_rate"), 0.05) == "5 %" and target_text(t, 30) == "30.0 s"
+
+
+def test_the_sweep_table_of_a_frame_with_one_figure_shows_that_figure(sweep) -> None:
+    from model.report.tables import sweep_table
+
+    one = sweep[sweep.metric == "time_to_join_mean"]
+    header, rows = sweep_table(one, "billing")
+    assert header == [TIMEOUT, "time_to_join_mean (billing)"]
+    assert [r[0] for r in rows] == ["30", "60", "90"] and all(r[1].endswith(" s)") for r in rows)
+    header, rows = sweep_table(sweep[sweep.scope == "overall"], "all", scope="overall")
+    assert header[1:] == [f"{m} (all contacts)" for m in
+                          ("transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90")]
+    overall = sweep[(sweep.scope == "overall") & (sweep.metric == "transfer_abandonment_rate")].sort_values(TIMEOUT)
+    assert [r[1] for r in rows] == [f"{shown(r.mean, '%')} ({shown(r.ci_low, '%')} – {shown(r.ci_high, '%')})"
+                                    for r in overall.itertuples()]
+
+
+def test_a_sweep_headline_for_a_scope_without_the_figure_says_so(sweep) -> None:
+    assert sweep_headline(sweep, small_scenario(), key="nobody") == [
+        "The sweep has no transfer_abandonment_rate for transfers to nobody."]
+    with pytest.raises(KeyError, match="no figure 'made_up'"):
+        sweep_headline(sweep, small_scenario(), key="billing", metric="made_up")

@@ -102,7 +102,8 @@ def time_to_join_cdf(result: SimulationResult, *, targets: Sequence[str] | None 
         ax.set_xlabel("time to join: request to accept (s)")
         ax.set_ylabel("share of all transfer requests joined (%)\n(expired/abandoned never join)")
         ax.set_title("Time to join a transfer, by target group (CDF)")
-        ax.legend(loc="lower right", frameon=False)
+        if ax.get_legend_handles_labels()[0]:  # no transfers, no curve: no empty legend box
+            ax.legend(loc="lower right", frameon=False)
     return fig
 
 
@@ -115,7 +116,7 @@ def _counts(result: SimulationResult, scope: str, metrics: Sequence[str]) -> pd.
 def outcomes_chart(result: SimulationResult) -> Figure:
     """How contacts end, stacked, as shares: left, every contact by the entry group of its service
     (one bar segment per final state of the lifecycle); right, every transfer request by its target
-    group (joined, abandoned during transfer, expired)."""
+    group (joined, or each final state a transfer can end in)."""
     ends = list(CONTACT_ENDS)
     entry = {s.name: s.entry_group for s in result.scenario.services}
     by_service = _counts(result, "service", ends).fillna(0.0)
@@ -202,7 +203,7 @@ def timeline_chart(result: SimulationResult) -> Figure:
             if warm > 0:
                 ax.axvspan(start / 3600.0, (start + warm) / 3600.0, color="0.85", alpha=0.6, lw=0,
                            label="warm-up (not counted)" if ax is axes[0] else None)
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="group"
-                      if ax is not axes[0] else "target group")
-        axes[2].get_legend().set_title("entry group")
+            if ax.get_legend_handles_labels()[0]:  # e.g. no transfer target: nothing waits, no legend
+                title = {id(axes[0]): "target group", id(axes[2]): "entry group"}.get(id(ax), "group")
+                ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
     return fig

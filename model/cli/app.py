@@ -7,6 +7,7 @@ The subcommands live in the modules of this package by concern and are registere
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -23,8 +24,8 @@ class _OneLineErrors(TyperGroup):
     transfer-sim raises on purpose print one line ``error: ...`` on stderr and exit 2, never a
     traceback or a framed usage block."""
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         from ..errors import TransferSimError

@@ -81,7 +81,7 @@ def run_lines(result: SimulationResult, sc: Scenario, json_out: bool) -> list[st
         if result.metric("transfers_requested", "target", t)[0] > 0:
             lines.append(f"transfers to {t}")
             lines += format_figures(result, "target", t)
-    lines.append("agent occupancy")
+    lines.append(figure("agent_occupancy").label)
     for g in result.metrics.query("scope == 'group'").key.unique():
         lines.append(figure_line("agent_occupancy", *result.metric("agent_occupancy", "group", g), label=str(g)))
     return lines

@@ -48,7 +48,7 @@ def _embed(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _is_result(x: Any) -> bool:
+def _is_result(x: object) -> bool:
     return hasattr(x, "metrics") and hasattr(x, "scenario")
 
 
@@ -85,11 +85,11 @@ def build_report(
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     result: SimulationResult | None = None
-    scenario: Any = None
+    scenario: Scenario | None = None
     if isinstance(result_or_dir, (str, os.PathLike)):
         loaded, frame = load_results(result_or_dir)
         if frame is not None:
-            scenario, sweep = loaded, frame if sweep is None else sweep
+            scenario, sweep = loaded, frame if sweep is None else sweep  # type: ignore[assignment]
             stored, total = load_failures(result_or_dir)
             failures = stored if failures is None else failures
             points = total if points is None else points
@@ -98,7 +98,7 @@ def build_report(
     elif _is_result(result_or_dir):
         result = result_or_dir  # type: ignore[assignment]
     else:
-        scenario = result_or_dir
+        scenario = result_or_dir  # type: ignore[assignment]
     if result is not None:
         scenario = result.scenario
     if result is None and sweep is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..charts.frames import default_key, hold, number, numeric, param_columns, param_label, recommended_setting
-from ..charts.runs import timeouts_by_target
+from ..charts.runs import CONTACT_ENDS, timeouts_by_target
 from ..results.figures import figure
 from .scenario_rows import scenario_value
 from .words import pct, pct_ci, seconds_text, target_text, value_ci, value_text
@@ -95,8 +95,9 @@ def headline(result: SimulationResult, target: float | None = None) -> list[str]
     arr = _figure(result, "arrivals", "overall", "all")[0]
     done = _figure(result, "abandonment_rate", "overall", "all")
     if arr == arr:
+        other_ends = ", ".join(figure(s).label for s in CONTACT_ENDS if s != "completed")
         out.append(f"Of about {arr:,.0f} contacts per replication, {pct_ci(*done)} do not end completed "
-                   f"(abandoned in queue, dissuaded, abandoned during or expired in a transfer).")
+                   f"({other_ends}).")
     return out
 
 

@@ -3,7 +3,10 @@ its sweep path."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from .words import duration_text, seconds_text
 
@@ -67,10 +70,10 @@ def scenario_rows(sc: Scenario) -> dict[str, Any]:
     }
 
 
-def _dist_text(d: Any) -> str:
+def _dist_text(d: BaseModel | Mapping[str, Any] | None) -> str:
     if d is None:
         return "-"
-    data = d.model_dump(exclude_none=True) if hasattr(d, "model_dump") else dict(d)
+    data = d.model_dump(exclude_none=True) if isinstance(d, BaseModel) else dict(d)
     kind = data.pop("kind", "")
     bits = []
     for k, v in data.items():
@@ -83,8 +86,8 @@ def _dist_text(d: Any) -> str:
     return f"{kind} ({', '.join(bits)})" if bits else str(kind)
 
 
-def _arrivals_text(a: Any) -> str:
-    data = a.model_dump(exclude_none=True) if hasattr(a, "model_dump") else dict(a)
+def _arrivals_text(a: BaseModel | Mapping[str, Any]) -> str:
+    data = a.model_dump(exclude_none=True) if isinstance(a, BaseModel) else dict(a)
     kind = data.get("kind", "")
     if "rate_per_hour" in data:
         return f"{kind}, {data['rate_per_hour']:g} per hour"

@@ -124,7 +124,7 @@ def _sweep_rows(frame: pd.DataFrame, key: str, params: list[str], wanted: list[s
     return rows
 
 
-def tune_rows(tune: Any) -> list[tuple[str, str]]:
+def tune_rows(tune: Mapping[str, Any] | pd.DataFrame | object | None) -> list[tuple[str, str]]:
     """A tuning's outcome as ``(field, value)`` rows (a mapping, a frame, or an object's fields)."""
     if tune is None:
         return []
