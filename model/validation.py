@@ -56,6 +56,7 @@ __all__ = [
     "CASES",
     "COLUMNS",
     "ESTIMATE_ASSUMPTIONS",
+    "ESTIMATE_COLUMNS",
     "Case",
     "FAST_CASES",
     "analytic_value",

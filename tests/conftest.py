@@ -1,4 +1,8 @@
-"""Shared test set-up: system programs some tests need (Chromium, Graphviz's dot, Node).
+"""Shared test set-up: the fixtures several test files use, and the system programs some tests need
+(Chromium, Graphviz's dot, Node). Shared data and builders (no fixtures) are in ``tests/helpers.py``.
+
+Fixtures: ``tiny_file`` (the TOML file of ``helpers.TINY``, once per session) and ``tiny`` (that
+scenario, loaded; scenarios are immutable, so sharing one is safe).
 
 Locally a missing program skips the tests that need it, with a message that says how to get it.
 In CI (``CI`` set, as ``.ci/run`` does) a missing program FAILS those tests instead: CI claims to
@@ -15,8 +19,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
+
+from helpers import TINY, write_file
+from model.scenario import Scenario, load_scenario
 
 
 def in_ci() -> bool:
@@ -48,3 +56,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers(name="requires_tool"):
         require_tool(*mark.args, hint=mark.kwargs.get("hint", ""))
+
+
+@pytest.fixture(scope="session")
+def tiny_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``helpers.TINY`` written to a file (``tiny.toml``), for tests that pass a path or run the CLI."""
+    return write_file(tmp_path_factory.mktemp("scenario"), TINY, "tiny.toml")
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_file: Path) -> Scenario:
+    """The scenario of ``helpers.TINY``, loaded from :func:`tiny_file` (its source is that file)."""
+    return load_scenario(tiny_file)

@@ -230,3 +230,14 @@ def test_mmn_d_probabilities_are_bounded_and_abandon_decreases_with_n(n, load_fa
     assert 0.0 <= r.p_abandon <= r.p_wait <= 1.0
     assert r_more.p_abandon <= r.p_abandon * (1 + 1e-9) + 1e-300
     assert 0.0 <= r.mean_wait <= timeout
+
+
+def test_every_formula_is_importable_from_model_analytic_and_from_its_family():
+    import model.analytic as analytic
+    from model.analytic import erlang, general_patience
+
+    assert sorted(analytic.__all__) == sorted(erlang.__all__ + general_patience.__all__)
+    for name in erlang.__all__:
+        assert getattr(analytic, name) is getattr(erlang, name)
+    for name in general_patience.__all__:
+        assert getattr(analytic, name) is getattr(general_patience, name)

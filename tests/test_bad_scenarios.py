@@ -38,8 +38,8 @@ from click.testing import CliRunner
 from model.cli import app
 from model.scenario import ScenarioError, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
+from helpers import BUNDLED, ROOT, SCENARIOS
+
 HAND_WRITTEN = ROOT / "tests" / "bad_scenarios"
 #: the corpus must hold at least this many generated files
 MIN_GENERATED = 200
@@ -370,7 +370,7 @@ def hand_written_cases(tmp: Path) -> list[tuple[str, Path, str | None]]:
     binary = tmp / "binary.toml"
     binary.write_bytes(bytes(range(256)) * 4)
     utf16 = tmp / "utf16.toml"
-    utf16.write_bytes((ROOT / "scenarios" / "baseline.toml").read_text().encode("utf-16"))
+    utf16.write_bytes((SCENARIOS / "baseline.toml").read_text().encode("utf-16"))
     deep = tmp / "deep-nesting.toml"
     deep.write_text("a = " + "[" * 10_000 + "]" * 10_000 + "\n")
     deep_table = tmp / "deep-inline-tables.toml"

@@ -11,54 +11,11 @@ import pytest
 
 import model.experiments.sweeps as sweep_mod
 from model.experiments import ExperimentError, SweepResult, SweepWarning, parse_values, run_sweep, sweep, tune
-from model.scenario import ScenarioError, load_scenario
+from model.scenario import ScenarioError
 
-TINY = """
-name = "tiny"
+from helpers import AGENTS, TIMEOUT, VARY
 
-[simulation]
-horizon = "1h"
-replications = 4
-seed = 7
-
-[[services]]
-name = "support"
-entry_group = "frontline"
-transfer_timeout = "60s"
-arrivals = { kind = "poisson", rate_per_hour = 150 }
-patience = { kind = "exponential", mean = "4m" }
-transfer_patience = { kind = "exponential", mean = "2m" }
-
-[[groups]]
-name = "frontline"
-agents = 4
-max_concurrent = 2
-handle_time = { kind = "exponential", mean = "4m" }
-transfers = [{ to = "billing", probability = 0.4 }]
-
-[[groups]]
-name = "billing"
-agents = 2
-handle_time = { kind = "exponential", mean = "5m" }
-accept_delay = { kind = "exponential", mean = "10s" }
-"""
-
-TIMEOUT = "services.support.transfer_timeout"
-AGENTS = "groups.billing.agents"
-VARY = {TIMEOUT: [30, 90], AGENTS: [1, 3]}
 TAR = "transfer_abandonment_rate"
-
-
-@pytest.fixture(scope="module")
-def scenario_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("scenario") / "tiny.toml"
-    path.write_text(TINY)
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny(scenario_file: Path):
-    return load_scenario(scenario_file)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +60,28 @@ def test_a_point_equals_a_plain_simulation_of_the_changed_scenario(tiny, referen
     m = reference.metric(TAR)
     row = m[(m[TIMEOUT] == 90) & (m[AGENTS] == 3)].iloc[0]
     assert res.metric(TAR) == pytest.approx((row["mean"], row["ci_low"], row["ci_high"]), nan_ok=True)
+
+
+def test_a_scenario_file_sweeps_like_the_scenario_it_holds(tiny, tiny_file: Path) -> None:
+    by_object = run_sweep(tiny, {AGENTS: [2]}, 1, executor="serial", progress=False)
+    for given in (tiny_file, str(tiny_file)):
+        by_path = run_sweep(given, {AGENTS: [2]}, 1, executor="serial", progress=False)
+        pd.testing.assert_frame_equal(by_path.summary, by_object.summary)
+
+
+@pytest.mark.parametrize("given", [None, 7, {"name": "tiny"}, b"tiny.toml"], ids=["none", "int", "dict", "bytes"])
+def test_something_else_than_a_scenario_is_refused_before_anything_runs(given, monkeypatch, tmp_path: Path) -> None:
+    calls = counting(monkeypatch)
+    with pytest.raises(TypeError, match=f"a scenario must be a Scenario or the path .*got {type(given).__name__}"):
+        run_sweep(given, {AGENTS: [1]}, 1, executor="serial", out=tmp_path / "out", progress=False)
+    with pytest.raises(TypeError, match="a scenario must be a Scenario"):
+        tune(given, TAR, 0.1, AGENTS, (1, 2), executor="serial", progress=False)
+    assert calls == [] and not (tmp_path / "out").exists()
+
+
+def test_a_missing_scenario_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="nope.toml: file not found"):
+        run_sweep(tmp_path / "nope.toml", {AGENTS: [1]}, 1, executor="serial")
 
 
 @pytest.mark.parametrize(
@@ -307,13 +286,13 @@ def test_tune_higher_is_better_metric_and_scope(tiny) -> None:
 
 
 # -- the CLI -------------------------------------------------------------------------------------
-def test_cli_sweep_json_and_resume(scenario_file: Path, tmp_path: Path, reference) -> None:
+def test_cli_sweep_json_and_resume(tiny_file: Path, tmp_path: Path, reference) -> None:
     from typer.testing import CliRunner
 
     from model.cli import app
 
     out = tmp_path / "cli"
-    args = ["sweep", str(scenario_file), "--vary", f"{TIMEOUT}=30,90", "--vary", f"{AGENTS}=1,3",
+    args = ["sweep", str(tiny_file), "--vary", f"{TIMEOUT}=30,90", "--vary", f"{AGENTS}=1,3",
             "--replications", "3", "--out", str(out), "--json", "--executor", "serial"]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
@@ -326,17 +305,17 @@ def test_cli_sweep_json_and_resume(scenario_file: Path, tmp_path: Path, referenc
     r = CliRunner().invoke(app, args[:-3] + ["--replications", "2"])  # same folder, other arguments
     assert r.exit_code == 2 and "another sweep" in r.output
 
-    r = CliRunner().invoke(app, ["sweep", str(scenario_file), "--vary", "groups.nobody.agents=1,2",
+    r = CliRunner().invoke(app, ["sweep", str(tiny_file), "--vary", "groups.nobody.agents=1,2",
                                  "--executor", "serial", "--out", str(tmp_path / "bad")])
     assert r.exit_code == 2 and "nobody" in r.output and not (tmp_path / "bad").exists()
 
 
-def test_cli_tune(scenario_file: Path, tmp_path: Path) -> None:
+def test_cli_tune(tiny_file: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from model.cli import app
 
-    base = ["tune", str(scenario_file), "--metric", TAR, "--param", AGENTS, "--range", "1..6",
+    base = ["tune", str(tiny_file), "--metric", TAR, "--param", AGENTS, "--range", "1..6",
             "--replications", "3", "--grid", "3", "--executor", "serial"]
     r = CliRunner().invoke(app, [*base, "--target", "0.9", "--out", str(tmp_path / "t")])
     assert r.exit_code == 0, r.output

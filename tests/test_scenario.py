@@ -18,8 +18,7 @@ from model.scenario import (
     scenario_from_dict,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT / "scenarios"
+from helpers import SCENARIOS, write_file
 
 BASE = """
 [simulation]
@@ -46,14 +45,8 @@ handle_time = { kind = "exponential", mean = "7m" }
 BILLING_HANDLE = '{ kind = "exponential", mean = "7m" }'
 
 
-def write(tmp_path: Path, text: str, name: str = "case.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
 def error_of(tmp_path: Path, text: str) -> str:
-    path = write(tmp_path, text, "broken-scenario.toml")
+    path = write_file(tmp_path, text, "broken-scenario.toml")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     return str(info.value)
@@ -275,7 +268,7 @@ def test_bad_durations(tmp_path: Path, old: str, new: str, path: str, value: str
 
 
 def test_warmup_may_be_zero(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, BASE.replace('horizon = "8h"', 'horizon = "8h"\nwarmup = 0')))
+    s = load_scenario(write_file(tmp_path, BASE.replace('horizon = "8h"', 'horizon = "8h"\nwarmup = 0')))
     assert s.simulation.warmup == 0
 
 
@@ -307,7 +300,7 @@ def test_group_without_agents(tmp_path: Path) -> None:
 
 def test_group_with_only_named_agents_is_fine(tmp_path: Path) -> None:
     text = BASE.replace("agents = 2", "agents = 0") + '\n[[agents]]\nname = "anna"\ngroups = ["billing"]\n'
-    s = load_scenario(write(tmp_path, text))
+    s = load_scenario(write_file(tmp_path, text))
     assert s.agents_of("billing") == ["anna"]
 
 
@@ -330,7 +323,7 @@ def test_self_transfer_with_probability_one(tmp_path: Path) -> None:
 
 
 def test_self_transfer_below_one_is_allowed(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, BASE.replace('to = "billing"', 'to = "frontline"')))
+    s = load_scenario(write_file(tmp_path, BASE.replace('to = "billing"', 'to = "frontline"')))
     assert s.group("frontline").transfers[0].to == "frontline"
 
 
@@ -398,7 +391,7 @@ def test_missing_required_field(tmp_path: Path) -> None:
 def test_one_line_per_problem(tmp_path: Path) -> None:
     text = BASE.replace("agents = 2", "agnets = 2").replace('horizon = "8h"', 'horizon = "0s"')
     with pytest.raises(ScenarioError) as info:
-        load_scenario(write(tmp_path, text, "two.toml"))
+        load_scenario(write_file(tmp_path, text, "two.toml"))
     lines = str(info.value).splitlines()
     assert len(lines) == len(info.value.problems) == 2
     assert all(line.startswith(str(tmp_path / "two.toml") + ": ") for line in lines)
@@ -545,7 +538,7 @@ def test_float_fields_take_integers(tmp_path: Path) -> None:
     text = BASE.replace("probability = 0.1", "probability = 1").replace(
         "agents = 2", "agents = 2\nreject_probability = 0"
     ).replace('to = "billing"', 'to = "frontline"').replace("probability = 1", "probability = 0")
-    s = load_scenario(write(tmp_path, text))
+    s = load_scenario(write_file(tmp_path, text))
     assert s.group("billing").reject_probability == 0.0 and isinstance(s.group("billing").reject_probability, float)
 
 
@@ -582,16 +575,16 @@ def test_integers_beyond_64_bits(tmp_path: Path) -> None:
 
 
 def test_huge_agent_count_loads_without_listing_agents(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, BASE.replace("agents = 2", "agents = 9223372036854775807")))
+    s = load_scenario(write_file(tmp_path, BASE.replace("agents = 2", "agents = 9223372036854775807")))
     assert s.group("billing").agents == 2**63 - 1
     # a named agent is still checked against the anonymous names, without building them
     msg = error_of(tmp_path, BASE.replace("agents = 2", "agents = 9223372036854775807")
                    + '\n[[agents]]\nname = "billing-9223372036854775807"\ngroups = ["frontline"]\n')
     assert_mentions(msg, "collides with an anonymous agent of group 'billing'")
     ok = BASE + '\n[[agents]]\nname = "billing-3"\ngroups = ["frontline"]\n'  # billing has 2 agents
-    assert load_scenario(write(tmp_path, ok)).all_agents()["billing-3"] == (1, ("frontline",))
+    assert load_scenario(write_file(tmp_path, ok)).all_agents()["billing-3"] == (1, ("frontline",))
     ok = BASE + '\n[[agents]]\nname = "billing-01"\ngroups = ["frontline"]\n'
-    assert load_scenario(write(tmp_path, ok)).agents_of("frontline")[-1] == "billing-01"
+    assert load_scenario(write_file(tmp_path, ok)).agents_of("frontline")[-1] == "billing-01"
 
 
 def test_huge_but_finite_values_are_valid(tmp_path: Path) -> None:
@@ -599,7 +592,7 @@ def test_huge_but_finite_values_are_valid(tmp_path: Path) -> None:
     text = (BASE.replace('horizon = "8h"', "horizon = 1e300\nreplications = 1000000000")
             .replace("rate_per_hour = 240", "rate_per_hour = 1e300")
             .replace("agents = 2", "agents = 10000000\noffer_timeout = 1e-9"))
-    s = load_scenario(write(tmp_path, text))
+    s = load_scenario(write_file(tmp_path, text))
     assert s.simulation.horizon == 1e300 and s.group("billing").offer_timeout == 1e-9
 
 
@@ -700,7 +693,7 @@ def test_float_sum_of_one_counts_as_one(tmp_path: Path) -> None:
 
 
 def test_transfer_cycle_with_an_exit_is_fine(tmp_path: Path) -> None:
-    s = load_scenario(write(tmp_path, _routing('{ to = "tech", probability = 1 }',
+    s = load_scenario(write_file(tmp_path, _routing('{ to = "tech", probability = 1 }',
                                                '{ to = "billing", probability = 0.99 }')))
     assert s.group("tech").transfers[0].probability == 0.99
 
@@ -716,7 +709,7 @@ def test_cycle_through_an_agent_target_uses_the_agents_first_group(tmp_path: Pat
     for groups in ('["tech", "billing"]', '["billing", "tech"]'):
         anna_in_tech = f'\n[[agents]]\nname = "anna"\ngroups = {groups}\n'
         ok = _routing('{ to = "tech", probability = 1 }', '{ to = "agent:anna", probability = 1 }', anna_in_tech)
-        assert load_scenario(write(tmp_path, ok)).group("tech").transfers[0].to == "agent:anna"
+        assert load_scenario(write_file(tmp_path, ok)).group("tech").transfers[0].to == "agent:anna"
 
 
 def test_unreached_cycle_is_refused_too(tmp_path: Path) -> None:
@@ -842,3 +835,94 @@ def test_endless_or_huge_input_is_not_read_whole(tmp_path: Path) -> None:
             load_scenario("/dev/zero")
     with pytest.raises(ScenarioError, match="cannot read the file"):
         load_scenario(str(tmp_path / "a\0b.toml"))
+
+
+# -- as_scenario: what a "scenario argument" may be --------------------------------------------------
+class _PathLike:
+    def __init__(self, path: object) -> None:
+        self.path = path
+
+    def __fspath__(self) -> object:
+        return self.path
+
+
+def test_as_scenario_takes_a_scenario_as_is_and_loads_a_path(tmp_path: Path) -> None:
+    from model.scenario import as_scenario
+
+    sc = load_scenario(SCENARIOS / "baseline.toml")
+    assert as_scenario(sc) is sc
+    for given in (SCENARIOS / "baseline.toml", str(SCENARIOS / "baseline.toml"),
+                  _PathLike(str(SCENARIOS / "baseline.toml"))):
+        assert as_scenario(given) == sc
+    assert as_scenario(write_file(tmp_path, BASE, "mine.toml")).name == "mine"  # named after its file
+
+
+def test_as_scenario_refuses_a_bad_path_as_a_scenario_error(tmp_path: Path) -> None:
+    from model.scenario import as_scenario
+
+    with pytest.raises(ScenarioError, match="nope.toml: file not found"):
+        as_scenario(tmp_path / "nope.toml")
+    with pytest.raises(ScenarioError, match="broken.toml: .*TOML syntax error"):
+        as_scenario(write_file(tmp_path, "[simulation\n", "broken.toml"))
+
+
+@pytest.mark.parametrize("given, named", [
+    (None, "NoneType"),
+    (42, "int"),
+    ({"simulation": {"horizon": "1h"}}, "dict"),
+    (b"scenarios/baseline.toml", "bytes"),
+    (_PathLike(b"scenarios/baseline.toml"), "_PathLike"),
+    ([SCENARIOS / "baseline.toml"], "list"),
+], ids=["none", "int", "dict", "bytes", "bytes-pathlike", "list"])
+def test_as_scenario_refuses_anything_else_with_a_type_error(given: object, named: str) -> None:
+    from model.scenario import as_scenario
+
+    with pytest.raises(TypeError, match=rf"a scenario must be a Scenario or the path of a TOML file .*got {named}$"):
+        as_scenario(given)
+
+
+# -- one owner for the agent: prefix and the timeout policies: model.lifecycle ------------------------
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """The string constants of ``path``'s code (f-string parts included, docstrings left out)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings]
+
+
+@pytest.mark.parametrize("module", ["model.scenario.schema", "model.scenario.graph", "model.workload",
+                                    "model.estimate", "model.validation"])
+def test_no_module_spells_the_agent_prefix_itself(module: str) -> None:
+    import importlib
+
+    path = Path(importlib.import_module(module).__file__)
+    spelled = [(line, text) for line, text in _code_strings(path) if text.startswith("agent:")]
+    assert spelled == [], f"{path.name} spells 'agent:' itself; use model.lifecycle.AGENT_PREFIX / agent_target"
+
+
+def test_the_scenario_uses_the_lifecycles_agent_targets_and_timeout_policies() -> None:
+    from typing import get_args
+
+    import model.scenario.schema as schema
+    from model.lifecycle import AGENT_PREFIX, OnTransferTimeout, agent_target
+    from model.scenario import Service
+
+    assert schema.AGENT_PREFIX is AGENT_PREFIX  # imported, not a second definition
+    assert Service.model_fields["on_transfer_timeout"].annotation is OnTransferTimeout
+    assert get_args(OnTransferTimeout) == ("abandon", "return")
+    s = load_scenario(SCENARIOS / "peak-hour.toml")
+    named = [a.name for a in s.agents]
+    assert named and all(agent_target(n) in s.targets() for n in named)
+
+
+def test_an_unknown_timeout_policy_lists_the_lifecycles_policies(tmp_path: Path) -> None:
+    msg = error_of(tmp_path, BASE.replace('entry_group = "frontline"',
+                                          'entry_group = "frontline"\non_transfer_timeout = "bounce"'))
+    assert_mentions(msg, "services.support.on_transfer_timeout", "'abandon' or 'return'", "'bounce'")

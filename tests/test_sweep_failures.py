@@ -33,11 +33,9 @@ from model.experiments import (
 )
 from model.experiments.sweeps import run_chunk
 from model.lifecycle import EventNotAllowed
-from model.scenario import load_scenario
 
-from test_experiments import AGENTS, TIMEOUT, TINY  # the same tiny centre as the sweep tests
+from helpers import AGENTS, TIMEOUT, VARY  # the tiny centre of the sweep tests (fixture ``tiny``)
 
-VARY = {TIMEOUT: [30, 90], AGENTS: [1, 3]}  # p0000 (30, 1), p0001 (30, 3), p0002 (90, 1), p0003 (90, 3)
 BAD = ("p0002", {TIMEOUT: 90, AGENTS: 1})
 ENA = "EventNotAllowed: event 'offer' is not allowed in state 'abandoned_transfer': x"
 
@@ -103,14 +101,7 @@ def fails_at_agents_5(scenario, seed, reps):
     return run_chunk(scenario, seed, reps)
 
 
-# -- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory):
-    path = tmp_path_factory.mktemp("scenario") / "tiny.toml"
-    path.write_text(TINY)
-    return load_scenario(path)
-
-
+# -- fixtures (``tiny``: tests/conftest.py) --------------------------------------------------------
 @pytest.fixture(scope="module")
 def reference(tiny) -> SweepResult:
     return run_sweep(tiny, VARY, 2, executor="serial", progress=False)
@@ -280,3 +271,104 @@ def test_tune_names_the_failed_setting(tiny, executor) -> None:
     err = info.value
     assert isinstance(err, TransferSimError) and err.param == AGENTS and err.values == [5]
     assert f"{AGENTS} = 5: EventNotAllowed: event 'offer' is not allowed in state 'abandoned_transfer': at five agents" in str(err)
+
+
+# -- nothing is swallowed on the way: the executors' own failures surface ---------------------------
+class Broken(Exception):
+    """Its str() raises: what the failure record says must still name both errors."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("str is broken")
+
+
+def broken_str_at_90_1(scenario, seed, reps):
+    if _point(scenario) == (90, 1):
+        raise Broken("the real reason")
+    return run_chunk(scenario, seed, reps)
+
+
+def test_an_error_whose_str_fails_is_recorded_with_both_errors(tiny, reference) -> None:
+    res = record(tiny, "serial", broken_str_at_90_1)
+    [failure] = res.failures
+    assert failure["point"] == BAD[0]
+    assert failure["error"] == "Broken: ('the real reason',) (its str() raised RuntimeError)"
+    pd.testing.assert_frame_equal(res.summary, without(reference.summary, (90, 1)))
+
+
+class _Interrupted:
+    """A future whose wait is interrupted by Ctrl-C."""
+
+    def exception(self, timeout=None):
+        raise KeyboardInterrupt
+
+    def result(self, timeout=None):
+        raise KeyboardInterrupt
+
+    def done(self) -> bool:
+        return False
+
+
+class _Pool:
+    def submit(self, fn, *args):
+        return _Interrupted()
+
+
+def test_ctrl_c_while_running_a_suspect_call_alone_stops_the_caller() -> None:
+    from model.experiments.executors import FuturesRunner
+
+    runner = FuturesRunner(None, 1)
+    try:
+        runner._alone = _Pool()  # the one-process pool run_alone uses
+        with pytest.raises(KeyboardInterrupt):
+            runner.run_alone(run_chunk, None, 0, (0,))
+    finally:
+        runner._alone = None
+        runner.close()
+
+
+def test_a_call_failing_alone_is_held_by_its_future_not_raised(tiny) -> None:
+    from model.experiments.executors import FuturesRunner
+
+    with FuturesRunner(None, 1) as runner:
+        fut = runner.run_alone(ours_at_90_1, tiny.with_changes({TIMEOUT: 90, AGENTS: 1}), 1, (0,))
+        assert fut.done()
+        with pytest.raises(EventNotAllowed, match="'offer'"):
+            fut.result()
+
+
+class _Unanswerable:
+    def done(self) -> bool:
+        raise RuntimeError("lost the connection")
+
+
+def test_a_future_that_cannot_say_whether_it_is_done_is_an_error() -> None:
+    from model.experiments.executors import Runner
+
+    class OneByOne(Runner):
+        def completed(self, futures):
+            yield from futures
+
+    first = _Interrupted()
+    with pytest.raises(RuntimeError, match="lost the connection"):
+        OneByOne().wait([first, _Unanswerable()])
+
+
+class _Client:
+    """Enough of a dask.distributed.Client for DaskRunner's constructor."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def nthreads(self):
+        raise self.error
+
+
+def test_a_dask_cluster_that_cannot_count_its_workers_warns(monkeypatch) -> None:
+    pytest.importorskip("distributed")
+    from model.experiments.executors import DaskRunner
+
+    with pytest.warns(RuntimeWarning, match="did not report its workers .OSError: connection closed"):
+        runner = DaskRunner(_Client(OSError("connection closed")))
+    assert runner.workers == 1
+    with pytest.raises(TypeError, match="not a client"):
+        DaskRunner(_Client(TypeError("not a client")))  # a mistake, not a cluster that is slow to answer

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from model import validation as v
 from model.cli import app
 
+from helpers import SCENARIOS
+
 RUN_SLOW = bool(os.environ.get("CI") or os.environ.get("TRANSFER_SIM_SLOW"))
 
 
@@ -171,7 +173,7 @@ def test_estimate_single_group_is_erlang_a():
     from model.analytic import erlang_a
     from model.scenario import load_scenario
 
-    df = v.estimate(load_scenario("scenarios/single-group.toml"))
+    df = v.estimate(load_scenario(SCENARIOS / "single-group.toml"))
     assert len(df) == 1
     row = df.iloc[0]
     assert row.group == "agents" and row.servers == 10
@@ -191,7 +193,7 @@ def test_estimate_transfer_flows_match_the_validation_setup():
 def test_estimate_baseline_has_every_transfer_target():
     from model.scenario import load_scenario
 
-    df = v.estimate(load_scenario("scenarios/baseline.toml")).set_index("group")
+    df = v.estimate(load_scenario(SCENARIOS / "baseline.toml")).set_index("group")
     assert set(df.index) == {"frontline", "billing", "tech"}
     handled = df.loc["frontline", "entry_per_hour"] * (1 - df.loc["frontline", "queue_p_abandon"])
     assert df.loc["billing", "transfers_in_per_hour"] == pytest.approx(0.12 * handled)
@@ -200,7 +202,7 @@ def test_estimate_baseline_has_every_transfer_target():
 
 
 def test_cli_estimate_prints_table_and_assumptions():
-    r = CliRunner().invoke(app, ["estimate", "scenarios/baseline.toml"])
+    r = CliRunner().invoke(app, ["estimate", str(SCENARIOS / "baseline.toml")])
     assert r.exit_code == 0, r.output
     assert "billing" in r.output and "M/M/" in r.output and "assumptions" in r.output
     assert "Poisson" in r.output and "exponential" in r.output
@@ -261,3 +263,12 @@ def test_each_case_draws_its_own_random_numbers(monkeypatch):
     v.validate(short, replications=2, workers=1)
     assert {(name, seed) for name, seed, _ in used} == {(c.name, v.case_seed(c)) for c in short}
     assert all(seed == scenario_seed for _, seed, scenario_seed in used)
+
+
+def test_the_estimate_lives_in_its_own_module_and_is_still_importable_from_here():
+    import model.estimate as e
+
+    assert v.estimate is e.estimate
+    assert v.ESTIMATE_ASSUMPTIONS is e.ESTIMATE_ASSUMPTIONS and v.ESTIMATE_COLUMNS is e.ESTIMATE_COLUMNS
+    df = e.estimate(v.build_scenario(v.CASES[0]))
+    assert list(df.columns) == e.ESTIMATE_COLUMNS and df.attrs["assumptions"] == list(e.ESTIMATE_ASSUMPTIONS)

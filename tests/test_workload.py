@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,6 @@ from model.experiments.grid import (
     parse_values,
     range_count,
 )
-from model.scenario import scenario_from_dict
 from model.workload import (
     MAX_EVENTS,
     MAX_MEMORY_BYTES,
@@ -31,18 +29,7 @@ from model.workload import (
     format_seconds,
 )
 
-BUNDLED = sorted(Path("scenarios").glob("*.toml"))
-
-
-def tiny(**changes):
-    data = {
-        "name": "tiny",
-        "simulation": {"horizon": "1h", "warmup": 0, "replications": 2, "seed": 1},
-        "services": [{"name": "s", "entry_group": "g", "arrivals": {"kind": "poisson", "rate_per_hour": 60}}],
-        "groups": [{"name": "g", "agents": 2, "handle_time": {"kind": "exponential", "mean": "5m"}}],
-    }
-    sc = scenario_from_dict(data)
-    return sc.with_changes(changes) if changes else sc
+from helpers import BUNDLED, SCENARIOS, one_group
 
 
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.stem)
@@ -57,25 +44,44 @@ def test_every_bundled_scenario_is_far_below_the_bounds(path):
 
 
 def test_the_estimate_is_within_a_small_factor_of_the_real_event_count():
-    sc = load_scenario("scenarios/baseline.toml")
+    sc = load_scenario(SCENARIOS / "baseline.toml")
     w = estimate_work(sc, 2, keep_events=True)
     real = len(simulate(sc, replications=2, timeline_step=None).events)
     assert real / 2 <= w.events <= 3 * real
 
 
 def test_the_estimate_follows_the_arrival_spec_transfers_and_offers():
-    base = estimate_work(tiny(), 1)
-    assert estimate_work(tiny(**{"services.s.arrivals.rate_per_hour": 600}), 1).events > 5 * base.events
-    assert estimate_work(tiny(**{"simulation.horizon": "10h"}), 1).events > 5 * base.events
-    assert estimate_work(tiny(), 10).events == pytest.approx(10 * base.events)
-    assert estimate_work(tiny(), 10, points=3).events > 30 * base.events
-    with_transfers = tiny(**{"groups.g.transfers": [{"to": "g", "probability": 0.5}]})
+    base = estimate_work(one_group(), 1)
+    assert estimate_work(one_group(**{"services.s.arrivals.rate_per_hour": 600}), 1).events > 5 * base.events
+    assert estimate_work(one_group(**{"simulation.horizon": "10h"}), 1).events > 5 * base.events
+    assert estimate_work(one_group(), 10).events == pytest.approx(10 * base.events)
+    assert estimate_work(one_group(), 10, points=3).events > 30 * base.events
+    with_transfers = one_group(**{"groups.g.transfers": [{"to": "g", "probability": 0.5}]})
     t = estimate_work(with_transfers, 1)
     assert t.events > base.events
     # re-offers: bounded by transfer_timeout / offer_timeout
     fast = estimate_work(with_transfers.with_changes({"groups.g.offer_timeout": 0.001}), 1)
     assert fast.events > 1000 * t.events
     assert "offer_timeout" in fast.biggest()
+
+
+def test_a_transfer_to_one_agent_is_estimated_through_that_agents_first_group():
+    """``agent:NAME`` targets (model.lifecycle.agent_target): transfers and offers are counted, and
+    a contact coming back from the agent chains through the agent's first group."""
+    two = one_group(**{"groups": [
+        {"name": "g", "agents": 2, "handle_time": {"kind": "exponential", "mean": "5m"},
+         "transfers": [{"to": "agent:ann", "probability": 0.5}]},
+        {"name": "h", "agents": 0, "handle_time": {"kind": "exponential", "mean": "5m"}, "offer_timeout": "1s",
+         "transfers": [{"to": "g", "probability": 0.5}]},
+    ], "agents": [{"name": "ann", "groups": ["h"]}]})
+    w = estimate_work(two, 1)
+    to_ann = [cause for cause in w.parts if "to agent:ann" in cause]
+    assert len(to_ann) == 2 and any("offers per transfer" in c and "of group h" in c for c in to_ann)
+    # contacts handled by ann follow h's rules: half come back to g, and go on to ann again
+    back = [cause for cause in w.parts if "to g (transfer probabilities from group h)" in cause]
+    assert back, list(w.parts)
+    direct = estimate_work(two.with_changes({"groups.h.transfers": []}), 1)
+    assert w.events > direct.events
 
 
 @pytest.mark.parametrize(
@@ -91,7 +97,7 @@ def test_the_estimate_follows_the_arrival_spec_transfers_and_offers():
     ids=["rate", "horizon", "offer_timeout", "replications", "agents-memory", "agents-events"],
 )
 def test_hostile_scenarios_are_refused_with_one_line_naming_the_cause(changes, replications, words):
-    sc = tiny(**changes)
+    sc = one_group(**changes)
     w = estimate_work(sc, replications)
     with pytest.raises(WorkTooLarge) as info:
         check_work(w)
@@ -102,7 +108,7 @@ def test_hostile_scenarios_are_refused_with_one_line_naming_the_cause(changes, r
 
 
 def test_a_near_endless_transfer_cycle_is_refused():
-    sc = tiny(**{"groups": [
+    sc = one_group(**{"groups": [
         {"name": "g", "agents": 1, "handle_time": {"kind": "exponential", "mean": 60},
          "transfers": [{"to": "h", "probability": 0.99999999}]},
         {"name": "h", "agents": 1, "handle_time": {"kind": "exponential", "mean": 60},
@@ -115,7 +121,7 @@ def test_a_near_endless_transfer_cycle_is_refused():
 
 
 def test_the_event_log_counts_toward_memory_only_when_kept():
-    sc = tiny(**{"simulation.horizon": "5000h"})
+    sc = one_group(**{"simulation.horizon": "5000h"})
     assert estimate_work(sc, 10).memory_bytes < MAX_MEMORY_BYTES
     kept = estimate_work(sc, 10, keep_events=True)
     with pytest.raises(WorkTooLarge, match="event log.*--no-events"):
@@ -123,12 +129,12 @@ def test_the_event_log_counts_toward_memory_only_when_kept():
 
 
 def test_simulate_refuses_before_running_and_runs_when_forced():
-    sc = tiny(**{"services.s.arrivals.rate_per_hour": 1e300})
+    sc = one_group(**{"services.s.arrivals.rate_per_hour": 1e300})
     start = time.perf_counter()
     with pytest.raises(WorkTooLarge, match="force=True"):
         simulate(sc)
     assert time.perf_counter() - start < 2
-    small = tiny()
+    small = one_group()
     assert simulate(small, replications=1, force=True).replications == 1
 
 
@@ -178,7 +184,7 @@ def test_tune_with_force_runs_settings_above_the_bounds(monkeypatch):
     from model import load_scenario
     from model.experiments import tune
 
-    sc = load_scenario("scenarios/baseline.toml").with_changes(
+    sc = load_scenario(SCENARIOS / "baseline.toml").with_changes(
         {"simulation.horizon": "10m", "simulation.warmup": "0s"}
     )
     monkeypatch.setattr(workload, "MAX_EVENTS", 1.0)

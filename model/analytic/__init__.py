@@ -5,6 +5,9 @@ patience), the general M/M/n+G queue (Baccelli & Hebuterne 1981; Zeltyn &
 Mandelbaum 2005), and its specialisations for a transfer timeout: M/M/n+D
 (deterministic patience) and M/M/n+min(D, Exp).
 
+One module per family: :mod:`.erlang` (Erlang B, C, A, the birth-death oracle, staffing) and
+:mod:`.general_patience` (M/M/n+G and its timeout cases); every name is imported from here.
+
 Units: every rate (``lam`` arrivals, ``mu`` service completions per agent,
 ``theta`` abandonments per waiting customer) is "per unit time" in one
 consistent unit of your choice; times (``t``, ``timeout``, mean waits) are then
@@ -41,7 +44,7 @@ from .erlang import (
     mmn_birth_death,
     staffing_erlang_a,
 )
-from .mmng import MMNGResult, mmn_d, mmn_d_exp, mmng
+from .general_patience import MMNGResult, mmn_d, mmn_d_exp, mmng
 
 __all__ = [
     "ErlangAResult",
