@@ -77,29 +77,46 @@ def test_suite_reaches_every_reachable_goal(suite):
         "transitions": (16, 16),
         "transition_pairs": (30, 30),
         "guards": (24, 26),
-        "guard_conditions": (17, 17),
+        "guard_conditions": (9, 11),
+        "situations": (3, 3),
         "refused_events": (76, 76),
         "timer_boundaries": (39, 39),
     }
 
 
-def test_only_the_deadline_guards_are_unreachable_with_an_owned_clock(suite):
-    # timers due at an instant fire before events at that instant, so these guards never fail
+def test_only_the_deadline_guards_and_availability_are_unreachable(suite):
+    # timers due at an instant fire before events at that instant, so these guards never fail;
+    # a suite's configuration has every agent available (availability is the engine's slots)
     assert suite["generator"]["unreachable"] == {
         "guards": [
             "queued --assign--> engaged [before_dissuasion_deadline=false]",
             "offered --accept--> engaged [before_transfer_deadline=false]",
-        ]
+        ],
+        "guard_conditions": [
+            "agent_is_free: fails on 'the agent is available'",
+            "agents_are_eligible: fails on 'every agent is available'",
+        ],
     }
 
 
 def test_goals_are_derived_from_the_chart():
     from model.lifecycle import transitions
 
+    from model.lifecycle import CLAUSES, GUARDS, TIMERS
+
     goals = all_goals()
     assert len(goals["guards"]) == 2 * sum(len(t.guards) for t in transitions())
     assert "offered --accept--> engaged" in goals["transitions"]
     assert "completed: close" in goals["refused_events"]
+    # one goal per clause of every guard that has several, plus one and several agents offered
+    assert len(goals["guard_conditions"]) == sum(len(CLAUSES[g]) for g in GUARDS if len(CLAUSES[g]) > 1) + 2
+    assert "target_is_valid: fails on 'the target is not the owner itself'" in goals["guard_conditions"]
+    assert "agents_are_eligible: holds for several agents at once" in goals["guard_conditions"]
+    # timer goals follow the timers: each racing event at three instants, per policy when it matters
+    assert "transfer timer (return): accept at the deadline" in goals["timer_boundaries"]
+    assert "dissuasion timer: assign just before the deadline" in goals["timer_boundaries"]
+    assert "transfer timer: not reset by a later reject" in goals["timer_boundaries"]
+    assert set(TIMERS) == {"dissuade", "transfer_timeout"}
 
 
 def test_accept_at_exact_deadline_case_expects_the_timer_to_win(suite):
@@ -281,3 +298,21 @@ def test_pytest_entry_point_fails_with_the_difference():
     case = next(c.values[0] for c in conformance_cases() if c.values[0]["id"] == "guards-003")
     with pytest.raises(pytest.fail.Exception, match="first difference"):
         check_case(EXAMPLE.TransferImpl("self_transfer"), case)
+
+
+SUITE_DIGEST = "9fbfbde8b99704552d8b74cea1cb1353e1318b4000032143273bd7987b66050d"
+
+
+def test_the_generated_suite_is_pinned():
+    """The generator is deterministic, and a refactoring must not change what it generates.
+
+    A change of the chart, the clauses, the timers or the palette changes the suite on purpose:
+    then print the new digest (below) and update SUITE_DIGEST, saying why in the commit.
+    """
+    import hashlib
+    import json
+
+    from model.conformance.suite import generate_suite
+
+    got = hashlib.sha256(json.dumps(generate_suite(), sort_keys=True).encode()).hexdigest()
+    assert got == SUITE_DIGEST, f"the generated suite changed: new digest {got}"

@@ -887,3 +887,78 @@ def test_random_event_sequences_keep_the_invariants_on_the_compiled_engine(
     rules: dict[str, Any], steps: Steps
 ) -> None:
     _run("compiled", rules, steps)
+
+
+# ------------------------------------------------------------------------------------------
+# one owner: guards declared as clauses, timers and tables derived from the chart
+# ------------------------------------------------------------------------------------------
+
+
+def test_every_guard_of_the_chart_is_declared_by_clauses_and_built_from_them() -> None:
+    from model.lifecycle import CLAUSES, GUARDS, transitions
+
+    assert set(GUARDS) == {g for t in transitions() for g in t.guards}
+    assert set(GUARDS) <= set(CLAUSES)
+    for g in GUARDS:
+        method = getattr(ContactData, g)
+        assert method.__name__ == g and all(c.text in method.__doc__ for c in CLAUSES[g])
+
+
+@settings(max_examples=300, suppress_health_check=list(HealthCheck))
+@given(
+    owner=st.sampled_from([None, "a1", "b1"]),
+    to=st.sampled_from([None, "", "billing", "agent:b1", "agent:a1", "nowhere"]),
+    agents=st.sampled_from([None, [], ["b1"], ["b2"], ["b1", "b2"], ["a1"]]),
+    rejected=st.sets(st.sampled_from(["b1", "b2"])),
+    offered=st.sets(st.sampled_from(["b1", "b2"])),
+    agent=st.sampled_from([None, "a1", "b1", "b2"]),
+    now=st.sampled_from([0.0, 4.999, 5.0, 5.001]),
+    busy=st.sets(st.sampled_from(["a1", "b1", "b2"])),
+)
+def test_a_guard_holds_exactly_when_all_its_clauses_hold(owner, to, agents, rejected, offered, agent, now, busy) -> None:
+    """The chart's guard methods, the compiled clause tests and ``failed_clause`` agree."""
+    from model.lifecycle import CLAUSES, GUARDS, failed_clause
+
+    rules = TransferRules(transfer_timeout=5.0, dissuasion_timeout=5.0,
+                          targets={"sales": frozenset({"a1"}), "billing": frozenset({"b1", "b2"})},
+                          is_available=lambda a: a not in busy)
+    d = ContactData(rules, 0.0)
+    d.owner, d.target, d.rejected, d.offered = owner, "billing", set(rejected), set(offered)
+    d.transfer_deadline = 5.0
+    kwargs = {"to": to, "agents": agents, "agent": agent, "now": now}
+    for g in GUARDS:
+        whole = getattr(ContactData, g)(d, **kwargs)
+        clauses = all(c.holds(d, kwargs) for c in CLAUSES[g])
+        assert whole == clauses == (failed_clause(g, d, kwargs) is None), g
+
+
+def test_a_refusal_names_the_guard_and_its_first_failing_clause() -> None:
+    rules = TransferRules(targets={"sales": frozenset({"a1"}), "billing": frozenset({"b1"})})
+    c = Contact(rules, engine="compiled")
+    c.send("assign", agent="a1")
+    with pytest.raises(EventNotAllowed) as info:
+        c.send("request_transfer", target="agent:a1")
+    assert "target_is_valid [the target is not the owner itself: false]" in str(info.value)
+
+
+def test_timers_are_derived_from_the_chart_with_one_tie_rule() -> None:
+    from model.lifecycle import DISSUASION, TIMERS, TRANSFER, due_timer
+
+    assert TIMERS["dissuade"].states == ("queued",) and TIMERS["transfer_timeout"].states == ("routing", "offered")
+    d = ContactData(TransferRules(dissuasion_timeout=5.0), 0.0)
+    # at the deadline the timer has fired: an event at exactly 5.0 loses, one just before wins
+    assert DISSUASION.reached(d, 5.0) and not DISSUASION.reached(d, math.nextafter(5.0, 0.0))
+    assert DISSUASION.beats(d, 5.0) and not DISSUASION.beats(d, 4.0)
+    assert due_timer(d, 5.0) is TIMERS["dissuade"] and due_timer(d, 4.9) is None
+    assert not TRANSFER.reached(d, 1e9)  # not running: its deadline is infinite
+    d.chart_state = "engaged"
+    assert due_timer(d, 1e9) is None  # the dissuasion timer runs in queued only
+
+
+def test_the_transition_table_is_read_from_the_chart() -> None:
+    from model.lifecycle import TABLE, allowed_events, candidates, transition_table
+
+    assert transition_table() == TABLE
+    assert [r.target for r in candidates("offered", "transfer_timeout")] == ["transfer_expired", "engaged"]
+    assert candidates("completed", "close") == ()
+    assert allowed_events("routing") == {"offer", "customer_leave", "transfer_timeout"}

@@ -18,15 +18,18 @@ from typing import Any
 from hypothesis import HealthCheck, Verbosity, seed as hypothesis_seed, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from ..lifecycle import EVENTS, TIMER_EVENTS
+from ..lifecycle import EVENTS, FINAL_STATES, TIMER_EVENTS, allowed_events, transitions
 from .adapters import Adapter, AdapterError
+from .goals import CONFIGS, EPSILON, PALETTE, Tracer, with_expectations
 from .runner import CaseResult, run_case
-from .suite import CONFIGS, EPSILON, PALETTE, SCHEMA, SCHEMA_VERSION, Tracer, _table
+from .suite_format import SCHEMA, SCHEMA_VERSION
 
 __all__ = ["RandomResult", "random_check"]
 
-_SENDS: list[tuple[str, dict[str, Any]]] = [(e, d) for e in EVENTS for d in PALETTE[e]]
-_NOT_PROGRESS = TIMER_EVENTS | {"close", "customer_leave"}
+_SENDS: list[tuple[str, dict[str, Any]]] = [(e, d) for e, datas in PALETTE.items() for d in datas]
+_ENDING = frozenset(e for e in EVENTS if all(r.target in FINAL_STATES for r in transitions() if r.event == e))
+"""Events that always end the contact (``close``, ``customer_leave``, ...)."""
+_NOT_PROGRESS = TIMER_EVENTS | _ENDING
 _ADVANCES = ("1 s", "just before the deadline", "at the deadline", "just after the deadline")
 
 
@@ -83,7 +86,7 @@ def _machine(adapter: Adapter, configs: Mapping[str, Mapping[str, Any]], record:
             """An event that moves the contact on from its current state (keeps the walk going):
             the ending events (``close``, ``customer_leave``) and the timers are left to ``send``."""
             assert self.model is not None
-            enabled = _table()[self.model.contact.state]
+            enabled = allowed_events(self.model.contact.state)
             choices = [(e, d) for e, d in _SENDS if e in enabled and e not in _NOT_PROGRESS]
             if choices:
                 self._send(*choices[i % len(choices)])
@@ -101,7 +104,7 @@ def _machine(adapter: Adapter, configs: Mapping[str, Mapping[str, Any]], record:
             m = self.model
             assert m is not None
             seconds = 1.0
-            deadlines = [d for d in (m.queue_deadline, m.transfer_deadline) if d is not None]
+            deadlines = m.deadlines
             offset = {"just before the deadline": -EPSILON, "at the deadline": 0.0, "just after the deadline": EPSILON}
             if kind in offset:
                 ahead = [d + offset[kind] - m.now for d in deadlines if d + offset[kind] - m.now > 0]
@@ -152,20 +155,11 @@ def _machine(adapter: Adapter, configs: Mapping[str, Mapping[str, Any]], record:
 
 def _make_case(config: Mapping[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
     """A case from a timeline: the model's observations as the expectations."""
-    t = Tracer(config, engine="chart")
-    out: list[dict[str, Any]] = [{"expect": t.observation()}]
-    for step in steps:
-        refused, _ = t.step(step)
-        out.append(copy.deepcopy(step))
-        exp = t.observation()
-        if refused is not None:
-            exp["refused"] = refused
-        out.append({"expect": exp})
     return {
         "id": "random-minimal",
         "title": f"minimal failing timeline found by the random mode ({len(steps)} steps)",
         "config": copy.deepcopy(dict(config)),
-        "steps": out,
+        "steps": with_expectations(config, steps),
     }
 
 
