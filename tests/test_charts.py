@@ -1,4 +1,4 @@
-"""Charts (model/charts.py): each is drawn from a small simulation and checked for what it shows."""
+"""Charts (model/charts/): each is drawn from a small simulation and checked for what it shows."""
 
 from __future__ import annotations
 
