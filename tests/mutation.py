@@ -53,7 +53,7 @@ COPY = ["model", "tests", "scenarios", "examples"]  # what the selected tests re
 
 @dataclass(frozen=True)
 class Target:
-    module: str  # the file mutated
+    modules: tuple[str, ...]  # the files mutated
     tests: list[str]  # pytest selection run per mutant (files or node ids)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -63,12 +63,13 @@ class Target:
 NOT_PER_MUTANT = ["--deselect", "tests/test_sim.py::test_event_log_does_not_depend_on_the_process_string_hashing"]
 
 TARGETS: dict[str, Target] = {
-    "lifecycle": Target("model/lifecycle.py", ["tests/test_lifecycle.py"]),
-    "metrics": Target("model/results/metrics.py", ["tests/test_metrics.py", "tests/test_sim.py", *NOT_PER_MUTANT]),
+    "lifecycle": Target(("model/lifecycle/*.py",), ["tests/test_lifecycle.py"]),
+    "metrics": Target(("model/results/metrics.py",), ["tests/test_metrics.py", "tests/test_sim.py", *NOT_PER_MUTANT]),
+    # the engine's core: the replication's event flow, agents and slots, routing, arrival clocks
     "engine": Target(
-        "model/sim/engine.py",
+        ("model/sim/engine.py", "model/sim/agents.py", "model/sim/routing.py", "model/sim/arrivals.py"),
         ["tests/test_metrics.py", "tests/test_sim.py", "tests/test_engine_regressions.py",
-         "tests/test_engine_properties.py", "tests/test_routing.py", "tests/test_engine_pinned.py",
+         "tests/test_engine_properties.py", "tests/test_routing.py", "tests/test_engine_pinned.py", "tests/test_engine_edges.py",
          *NOT_PER_MUTANT],
         env={"TRANSFER_SIM_PROPERTY_EXAMPLES": "10"},  # 100 in the suite; 10 keeps a mutant under ~5 s
     ),
@@ -109,7 +110,7 @@ def prepare(name: str, target: Target) -> Path:
     pyproject += (
         "\n[tool.mutmut]\n"
         'source_paths = ["model"]\n'
-        f"only_mutate = {_toml_list([target.module])}\n"
+        f"only_mutate = {_toml_list(list(target.modules))}\n"
         f"also_copy = {_toml_list(COPY[1:])}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(target.tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-seed=0", "-q",'
@@ -187,7 +188,7 @@ def run_target(name: str, target: Target, children: int, previous: dict | None) 
         seconds = previous["seconds"]
     else:
         work = prepare(name, target)
-        print(f"== {name}: mutating {target.module} against {' '.join(target.tests)}", flush=True)
+        print(f"== {name}: mutating {' '.join(target.modules)} against {' '.join(target.tests)}", flush=True)
         start = time.monotonic()
         proc = subprocess.run([*MUTMUT, "run", "--max-children", str(children)], cwd=work, env=env)
         seconds = round(time.monotonic() - start)
@@ -200,10 +201,10 @@ def run_target(name: str, target: Target, children: int, previous: dict | None) 
     with ThreadPoolExecutor(max_workers=children) as pool:
         for mutant, s in zip(again, pool.map(lambda m: recheck(work, env, m), again)):
             status[mutant] = s
-    summary = {"module": target.module, "tests": target.tests, "env": target.env,
+    summary = {"module": " ".join(target.modules), "tests": target.tests, "env": target.env,
                "seconds": seconds,
                "date": previous.get("date", date.today().isoformat()) if previous else date.today().isoformat(), **score(status)}
-    lines = [f"### {name}: {target.module} ({summary['score']} % detected, {seconds} s)"]
+    lines = [f"### {name}: {' '.join(target.modules)} ({summary['score']} % detected, {seconds} s)"]
     for mutant, s in sorted(status.items()):
         if s.startswith("killed") or s in ("timeout", "caught by type check"):
             continue
