@@ -372,3 +372,27 @@ def test_a_dask_cluster_that_cannot_count_its_workers_warns(monkeypatch) -> None
     assert runner.workers == 1
     with pytest.raises(TypeError, match="not a client"):
         DaskRunner(_Client(TypeError("not a client")))  # a mistake, not a cluster that is slow to answer
+
+
+class _Exits:
+    def done(self) -> bool:
+        return True
+
+    def result(self):
+        raise SystemExit(3)
+
+
+def test_sys_exit_while_collecting_a_result_stops_the_sweep(tiny) -> None:
+    """Only a call's own failures (and a lost worker) belong to its point; sys.exit in the parent is
+    the program stopping, never a point's failure."""
+    from model.experiments.executors import Runner
+
+    class Exiting(Runner):
+        def submit(self, fn, *args):
+            return _Exits()
+
+        def wait(self, futures):
+            return list(futures)
+
+    with pytest.raises(SystemExit):
+        run_sweep(tiny, VARY, 1, executor=Exiting(), progress=False)

@@ -1,6 +1,7 @@
 """The scenario format: TOML files validated into an immutable :class:`Scenario` (see docs/scenarios.md).
 
 Durations are stored as float seconds; errors are :class:`ScenarioError` with one line per problem.
+:func:`as_scenario` is what every API taking "a scenario or the path of a TOML file" calls.
 """
 
 from .arrivals import Arrivals
