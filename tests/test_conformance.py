@@ -316,3 +316,19 @@ def test_the_generated_suite_is_pinned():
 
     got = hashlib.sha256(json.dumps(generate_suite(), sort_keys=True).encode()).hexdigest()
     assert got == SUITE_DIGEST, f"the generated suite changed: new digest {got}"
+
+
+class _DisposeFails(ModelAdapter):
+    def dispose(self) -> None:
+        raise RuntimeError("socket already closed")
+
+
+def test_a_failing_dispose_is_reported_not_swallowed(suite):
+    res = run_case(_DisposeFails(engine="compiled"), suite["cases"][0])
+    assert not res.passed and "dispose failed: RuntimeError: socket already closed" in res.failure.error
+
+
+def test_random_mode_reports_a_failing_dispose():
+    res = random_check(_DisposeFails(engine="compiled"), max_examples=3, max_steps=3)
+    assert not res.passed and "socket already closed" in res.message
+    assert "dispose failed" in res.replay.failure.error  # the minimal case replays it

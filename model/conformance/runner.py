@@ -78,14 +78,15 @@ def run_case(adapter: Adapter, case: Mapping[str, Any]) -> CaseResult:
                     break
     except AdapterError as err:
         result.failure = StepFailure(max(i, 0), dict(steps[i]) if 0 <= i < len(steps) else {}, error=str(err))
-    except Exception as err:  # the implementation's own exception, through a Python adapter
+    except Exception as err:  # broad on purpose: whatever the implementation raises is its failure, reported
         where = dict(steps[i]) if 0 <= i < len(steps) else {"create": case["config"]}
         result.failure = StepFailure(max(i, 0), where, error=f"{type(err).__name__}: {err}")
     finally:
         try:
             adapter.dispose()
-        except Exception:
-            pass
+        except Exception as err:  # broad on purpose, as above; reported unless an earlier failure is
+            if result.failure is None:
+                result.failure = StepFailure(len(steps), {"dispose": True}, error=f"dispose failed: {type(err).__name__}: {err}")
     return result
 
 

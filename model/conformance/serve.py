@@ -41,7 +41,7 @@ def serve(adapter: Adapter, stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.st
             continue
         try:
             reply = handle(adapter, json.loads(line))
-        except Exception as err:  # a reply, not a crash: the runner shows it
+        except Exception as err:  # broad on purpose: the implementation's error is a reply the runner shows, not a crash
             reply = {"ok": False, "error": f"{type(err).__name__}: {err}"}
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
