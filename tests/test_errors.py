@@ -44,14 +44,26 @@ def own_modules() -> list[str]:
 OWN_MODULES = own_modules()
 
 
+def all_modules() -> list[str]:
+    """Every module and package of ``model``: the shape and broad-except checks apply to all."""
+    names = ["model"]
+    for m in pkgutil.walk_packages(model.__path__, "model."):
+        names.append(m.name)
+    return sorted(names)
+
+
+ALL_MODULES = all_modules()
+ALL_PACKAGES = [n for n in ALL_MODULES if Path(importlib.import_module(n).__file__).name == "__init__.py"]
+
+
 def source_of(name: str) -> Path:
     return Path(importlib.import_module(name).__file__)
 
 
-def defined_exceptions() -> list[type[BaseException]]:
-    """Every exception class (warnings included) defined in one of :data:`OWN_MODULES`."""
+def defined_exceptions(modules: list[str] | None = None) -> list[type[BaseException]]:
+    """Every exception class (warnings included) defined in one of ``modules`` (:data:`OWN_MODULES`)."""
     found = []
-    for name in OWN_MODULES:
+    for name in OWN_MODULES if modules is None else modules:
         mod = importlib.import_module(name)
         for _, cls in inspect.getmembers(mod, inspect.isclass):
             if issubclass(cls, BaseException) and cls.__module__ == name:
@@ -85,6 +97,14 @@ def test_every_error_class_of_these_modules_derives_from_the_base() -> None:
     found = defined_exceptions()
     assert {c.__name__ for c in found} >= {"ScenarioError", "WorkerDied", "SweepFailed", "TuneFailed"}
     strays = [f"{c.__module__}.{c.__qualname__}" for c in found if not issubclass(c, TransferSimError)]
+    assert not strays, f"not a TransferSimError: {strays}"
+
+
+def test_every_error_class_of_the_package_derives_from_the_base() -> None:
+    found = defined_exceptions(ALL_MODULES)
+    assert {c.__name__ for c in found} >= {"EventNotAllowed", "SuiteError", "AdapterError", "ReportError"}
+    strays = [f"{c.__module__}.{c.__qualname__}" for c in found
+              if not issubclass(c, TransferSimError) and not c.__name__.startswith("_")]
     assert not strays, f"not a TransferSimError: {strays}"
 
 
@@ -163,7 +183,7 @@ def test_the_lint_finds_an_unexplained_broad_except(tmp_path: Path) -> None:
     assert unexplained_broad_excepts(path) == ["3: except Exception:", "11: except:", "24: except BaseException as err:  # cleanup"]
 
 
-@pytest.mark.parametrize("name", OWN_MODULES)
+@pytest.mark.parametrize("name", ALL_MODULES)
 def test_no_broad_except_without_a_reason(name: str) -> None:
     assert unexplained_broad_excepts(source_of(name)) == []
 
@@ -172,7 +192,7 @@ def test_no_broad_except_without_a_reason(name: str) -> None:
 MAX_LINES = 450
 
 
-@pytest.mark.parametrize("name", OWN_MODULES)
+@pytest.mark.parametrize("name", ALL_MODULES)
 def test_a_long_module_says_why_at_its_top(name: str) -> None:
     path = source_of(name)
     n = len(path.read_text().splitlines())
@@ -180,7 +200,7 @@ def test_a_long_module_says_why_at_its_top(name: str) -> None:
     assert n <= MAX_LINES or "Why one module" in doc, f"{path.relative_to(ROOT)}: {n} lines and no reason"
 
 
-@pytest.mark.parametrize("pkg", PACKAGES)
+@pytest.mark.parametrize("pkg", ALL_PACKAGES)
 def test_package_init_holds_only_re_exports(pkg: str) -> None:
     tree = ast.parse(source_of(pkg).read_text())
     for i, node in enumerate(tree.body):
@@ -195,7 +215,7 @@ def test_package_init_holds_only_re_exports(pkg: str) -> None:
         pytest.fail(f"{pkg}/__init__.py line {node.lineno}: {ast.dump(node)[:80]} is not a re-export")
 
 
-@pytest.mark.parametrize("pkg", PACKAGES)
+@pytest.mark.parametrize("pkg", ALL_PACKAGES)
 def test_package_all_lists_what_it_imports(pkg: str) -> None:
     mod = importlib.import_module(pkg)
     for name in mod.__all__:

@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..results.metrics import METRICS, better_direction
+from ..results.figures import better_direction
+from ..results.metrics import METRICS
 from ..results.result import atomic_write
 from ..scenario import Scenario, as_scenario
 from .executors import ExecutorSpec, make_runner

@@ -14,13 +14,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..lifecycle import FINAL_STATES
+
 COUNTS: tuple[str, ...] = (
     "arrivals",
-    "completed",
-    "abandoned_queue",
-    "dissuaded",
-    "abandoned_transfer",
-    "transfer_expired",
+    *FINAL_STATES,  # completed, abandoned_queue, dissuaded, abandoned_transfer, transfer_expired
     "transfers_requested",
     "transfers_accepted",
     "transfers_returned",
@@ -60,16 +58,6 @@ PER_CONTACT: frozenset[str] = frozenset(
 )
 TARGET_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in PER_CONTACT)
 """The metrics that mean something per transfer target (arrivals do not)."""
-
-
-def better_direction(metric: str) -> str | None:
-    """``"higher"`` or ``"lower"`` is better for ``metric``; ``None`` for neutral or unknown names.
-
-    Kept for its callers; the direction is part of each metric's record in :mod:`.figures`.
-    """
-    from .figures import better_direction as from_figures  # figures imports this module
-
-    return from_figures(metric)
 
 
 class Tally:

@@ -15,16 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .metrics import METRICS, TARGET_METRICS, Tally, summarise
+from .records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS  # the columns of the engine's rows
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
-
-EVENT_COLUMNS = ["replication", "time", "contact", "service", "event", "from_state", "to_state", "agent", "group", "target"]
-TRANSFER_COLUMNS = [
-    "replication", "contact", "service", "group", "target", "requested_at",
-    "outcome", "ended_at", "time_to_join", "offers", "rejects", "counted",
-]
-TIMELINE_COLUMNS = ["replication", "time", "group", "waiting_transfers", "busy_slots", "slots", "arrivals"]
 
 ReplicationRow = tuple[int, str, str, str, float]
 """One figure of one replication: ``(replication, scope, key, metric, value)``."""
