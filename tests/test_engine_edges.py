@@ -27,7 +27,11 @@ def _scenario(**over: object) -> object:
     sim = {"horizon": "2h", "warmup": 0, "replications": 1, "seed": 3}
     for path, value in over.items():
         table, key = path.split("__")
-        {"service": service, "front": front, "back": back, "sim": sim}[table][key] = value
+        where = {"service": service, "front": front, "back": back, "sim": sim}[table]
+        if value is None:
+            where.pop(key)  # unset: the schema's default
+        else:
+            where[key] = value
     return scenario_from_dict({"simulation": sim, "services": [service], "groups": [front, back]})
 
 
@@ -119,3 +123,42 @@ def test_the_timeline_samples_every_step_strictly_inside_the_run():
     arrive = ev[ev.event == "arrive"].time
     assert list(per_sample) == [((arrive > t - 605.0) & (arrive < t)).sum() for t in times]
     assert set(res.timeline.group) == {"front", "back"} and (res.timeline.slots == 50).all()
+
+
+def _chain(**over: object) -> object:
+    """front -> back -> back2, constant times: each contact is transferred twice."""
+    sc = _scenario(**over).to_dict()
+    sc["groups"][1]["transfers"] = [{"to": "back2", "probability": 1.0}]
+    sc["groups"].append({"name": "back2", "agents": 50, "handle_time": {"kind": "constant", "value": 100},
+                         "accept_delay": {"kind": "constant", "value": 1000}})
+    return scenario_from_dict(sc)
+
+
+def test_an_earlier_transfers_timer_does_not_end_the_next_transfer():
+    """Transfer 1 joins after 5 s and its conversation lasts 6 s: transfer 2 starts while transfer
+    1's timer (due 30 s after request 1) is still pending; that stale timer must not touch it."""
+    res = simulate(_chain(back__handle_time={"kind": "constant", "value": 6}), timeline_step=None)
+    tr = res.transfers.sort_values(["contact", "requested_at"])
+    second = tr[tr.target == "back2"]
+    assert len(second) > 50 and set(second.outcome) <= {"transfer_expired", "open"}
+    ended = second[second.outcome == "transfer_expired"]
+    assert ((ended.ended_at - ended.requested_at) == 30.0).all()  # its own deadline, not the stale one
+    first = tr[tr.target == "back"]
+    assert set(first.outcome) == {"accepted"}
+
+
+def test_no_offer_at_the_instant_a_transfer_times_out():
+    """An agent frees a slot at exactly a waiting transfer's deadline: the timer fires first
+    (LIFECYCLE: timers due at an instant come before events at that instant), so nothing is offered.
+
+    One back agent, one chat: contact 1 joins at 70 s and holds the agent 90 s, to 160 s; contact 2
+    requests at 130 s and waits; its deadline is 160 s."""
+    res = simulate(_scenario(back__agents=1, back__accept_delay=None,  # (no delay: accepted when offered)
+                             back__handle_time={"kind": "constant", "value": 90},
+                             front__handle_time={"kind": "constant", "value": 10}), timeline_step=None)
+    ev = res.events
+    expired = ev[ev.event == "transfer_timeout"]
+    assert len(expired) > 20
+    offers = ev[ev.event == "offer"]
+    at_deadline = offers.merge(expired[["contact", "time"]], on=["contact", "time"])
+    assert at_deadline.empty, at_deadline

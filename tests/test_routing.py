@@ -42,12 +42,15 @@ def _scenario(routing: str, rate: float, seed: int = 5, horizon: str = "6h") -> 
     })
 
 
-def replay(events, routing: str) -> dict[str, list]:
+def replay(events, routing: str, slots: dict[str, int] | None = None) -> dict[str, list]:
     """Walk one replication's rows; assert every assignment is the one ``routing`` must make.
 
+    ``slots``: each member's ``max_concurrent``, in the group's order (default: the anonymous
+    ``g-1`` ... ``g-4`` with :data:`SLOTS` each).
     Returns the picks seen: ``"routed"`` as (free agents in idle order, chosen), ``"queued"`` count.
     """
-    members = [f"g-{i}" for i in range(1, AGENTS + 1)]
+    slots = slots or {f"g-{i}": SLOTS for i in range(1, AGENTS + 1)}
+    members = list(slots)
     busy = dict.fromkeys(members, 0)
     free = list(members)  # the engine's idle order: a release moves an agent to the end
     pointer = 0
@@ -59,16 +62,17 @@ def replay(events, routing: str) -> dict[str, list]:
             arrived[row.contact] = row.time
         elif row.event == "assign":
             a = row.agent
-            assert busy[a] < SLOTS, f"{a} assigned at t={row.time} with no free slot"
+            assert busy[a] < slots[a], f"{a} assigned at t={row.time} with no free slot"
             if arrived[row.contact] == row.time:  # a new contact: routed by the policy
-                candidates = [x for x in free if busy[x] < SLOTS]
+                candidates = [x for x in free if busy[x] < slots[x]]
                 if routing == "longest_idle":
                     expected = candidates[0]
                 elif routing == "least_busy":
-                    expected = min(candidates, key=lambda x: busy[x] / SLOTS)
+                    expected = min(candidates, key=lambda x: busy[x] / slots[x])
                 elif routing == "round_robin":
-                    expected = next(members[(pointer + k) % AGENTS] for k in range(AGENTS)
-                                    if members[(pointer + k) % AGENTS] in candidates)
+                    n = len(members)
+                    expected = next(members[(pointer + k) % n] for k in range(n)
+                                    if members[(pointer + k) % n] in candidates)
                 else:
                     expected = a
                     assert a in candidates
@@ -76,14 +80,14 @@ def replay(events, routing: str) -> dict[str, list]:
                                        f"(free, longest idle first: {candidates}, busy {busy})")
                 seen["routed"].append((candidates, a))
                 if routing == "round_robin":
-                    pointer = (members.index(a) + 1) % AGENTS
+                    pointer = (members.index(a) + 1) % len(members)
             else:  # from the queue: the agent that has just freed a slot takes it
                 assert last_close is not None and last_close == (row.time, a), (
                     f"t={row.time}: queued contact {row.contact} went to {a}, not to the agent "
                     f"that freed a slot ({last_close})")
                 seen["queued"].append(a)
             busy[a] += 1
-            if busy[a] >= SLOTS:
+            if busy[a] >= slots[a]:
                 free.remove(a)
         elif row.event == "close":
             a = row.agent
@@ -151,3 +155,24 @@ def test_least_busy_prefers_the_emptier_agent_over_the_longer_idle_one():
         seen = replay(rows, "least_busy")
         disagreements += sum(c[0] != a for c, a in seen["routed"])
     assert disagreements > 20
+
+
+@pytest.mark.parametrize("routing", ["least_busy", "round_robin", "longest_idle"])
+def test_named_agents_with_different_slots_are_routed_by_their_share_of_slots_held(routing):
+    """least_busy compares the share of slots held: 1 of 4 is less busy than 1 of 2."""
+    sc = scenario_from_dict({
+        "simulation": {"horizon": "6h", "warmup": 0, "replications": 2, "seed": 4},
+        "services": [{"name": "chat", "entry_group": "g", "transfer_timeout": 60,
+                      "arrivals": {"kind": "poisson", "rate_per_hour": 70},
+                      "patience": {"kind": "exponential", "mean": 600}}],
+        "groups": [{"name": "g", "agents": 0, "routing": routing,
+                    "handle_time": {"kind": "lognormal", "mean": 300, "cv": 1.0}}],
+        "agents": [{"name": "big", "groups": ["g"], "max_concurrent": 4},
+                   {"name": "small", "groups": ["g"], "max_concurrent": 2},
+                   {"name": "mid", "groups": ["g"], "max_concurrent": 3}],
+    })
+    res = simulate(sc, timeline_step=None)
+    routed = 0
+    for _, rows in res.events.groupby("replication", observed=True):
+        routed += len(replay(rows, routing, slots={"big": 4, "small": 2, "mid": 3})["routed"])
+    assert routed > 300
