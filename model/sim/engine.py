@@ -475,6 +475,8 @@ class Replication:
             c = self._oldest_transfer(a)
             if c is not None:
                 self._route(c, now)
+                if c.waiting:  # never: ``a`` may take it (the lifecycle says so), so it was offered
+                    raise RuntimeError(f"engine: transfer of contact {c.cid} not offered to eligible agent {a.name}")
                 continue
             best: SimContact | None = None
             best_group = ""
@@ -490,12 +492,13 @@ class Replication:
             self._assign(best, a, best_group, now)
 
     def _oldest_transfer(self, a: AgentState) -> SimContact | None:
-        """The oldest waiting transfer ``a`` may take (aimed at it or one of its groups, not
-        rejected by it), taken out of the waiting transfers; ``None`` if there is none."""
+        """The oldest waiting transfer ``a`` may be offered (aimed at it or one of its groups;
+        :func:`~model.lifecycle.may_be_offered`), taken out of the waiting transfers; ``None`` if
+        there is none."""
         best: SimContact | None = None
         for t in a.targets:
             for _, _, c in self.pending.get(t, ()):
-                if a.name not in c.rejected:
+                if may_be_offered(c, a.name):
                     if best is None or (c.transfer_requested_at, c.cid) < (best.transfer_requested_at, best.cid):
                         best = c
                     break
