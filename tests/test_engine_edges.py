@@ -162,3 +162,21 @@ def test_no_offer_at_the_instant_a_transfer_times_out():
     offers = ev[ev.event == "offer"]
     at_deadline = offers.merge(expired[["contact", "time"]], on=["contact", "time"])
     assert at_deadline.empty, at_deadline
+
+
+@pytest.mark.parametrize(("dissuasion", "patience", "ends"), [
+    (40, 10_000, "dissuaded"),         # the dissuasion timer is due as the agent frees: it wins
+    (None, 40, "abandoned_queue"),     # the customer's exit time has come: it has left
+])
+def test_a_queued_contact_leaving_at_the_instant_an_agent_frees_is_not_served(dissuasion, patience, ends):
+    """One front agent: contact 1 (arrived 60 s) holds it until 160 s; contact 2 arrives at 120 s
+    and would leave at exactly 160 s. An agent looking for work skips what has left by now."""
+    over = {"front__agents": 1, "front__handle_time": {"kind": "constant", "value": 100},
+            "front__transfers": [], "service__patience": {"kind": "constant", "value": patience},
+            "sim__horizon": 200}
+    if dissuasion is not None:
+        over["service__dissuasion_timeout"] = dissuasion
+    ev = simulate(_scenario(**over), timeline_step=None).events
+    two = ev[ev.contact == 1]
+    assert list(two.event) == ["arrive", "dissuade" if ends == "dissuaded" else "customer_leave"]
+    assert list(two.time) == [120.0, 160.0] and two.to_state.iloc[-1] == ends
