@@ -962,3 +962,69 @@ def test_the_transition_table_is_read_from_the_chart() -> None:
     assert [r.target for r in candidates("offered", "transfer_timeout")] == ["transfer_expired", "engaged"]
     assert candidates("completed", "close") == ()
     assert allowed_events("routing") == {"offer", "customer_leave", "transfer_timeout"}
+
+
+# ------------------------------------------------------------------------------------------
+# the reference model's own surface: engines, defaults, counters, messages
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_contact_runs_on_the_engine_it_is_asked_for() -> None:
+    from statemachine import StateChart
+
+    assert Contact().engine == "chart" and isinstance(Contact()._chart, StateChart)
+    assert Contact(engine="compiled").engine == "compiled" and Contact(engine="compiled")._chart is None
+    assert isinstance(Contact(engine="chart")._chart, StateChart)
+
+
+def test_timers_fire_on_their_own_by_default_and_not_when_the_driver_owns_them() -> None:
+    rules = TransferRules(dissuasion_timeout=5.0)
+    c = Contact(rules)
+    assert c.advance(6.0) == [(5.0, "dissuade")] and c.state == "dissuaded"
+    d = Contact(rules, auto_timers=False)
+    assert d.advance(6.0) == [] and d.state == "queued" and d.now == 6.0
+
+
+def test_a_fresh_contact_data_is_queued_with_nothing_set() -> None:
+    d = ContactData()
+    assert (d.state, d.now, d.owner, d.requester, d.target, d.message) == ("queued", 0.0, None, None, None, None)
+    assert d.offered == set() and d.rejected == set() and d.transfer_count == 0
+    assert d.transfer_requested_at is None and d.transfer_deadline == math.inf
+    assert d.dissuasion_deadline == math.inf and d.offers_made == 0 and d.rejects == 0
+    assert d.rules == TransferRules() and not d.is_final
+    assert ContactData(TransferRules(dissuasion_timeout=4.0), now=3.0).dissuasion_deadline == 7.0
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_offers_and_rejects_are_counted_over_several_rounds(engine: str) -> None:
+    rules = TransferRules(targets={"sales": frozenset({"a1"}), "billing": frozenset({"b1", "b2"})})
+    c = Contact(rules, engine=engine)
+    c.send("assign", agent="a1")
+    c.send("request_transfer", target="billing")
+    c.send("offer", agents=["b1"])
+    c.send("reject", agent="b1")
+    c.send("offer", agents=["b2"])
+    c.send("reject", agent="b2")
+    assert (c.data.offers_made, c.data.rejects, sorted(c.data.rejected)) == (2, 2, ["b1", "b2"])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_refusals_say_why_in_words(engine: str) -> None:
+    rules = TransferRules(targets={"sales": frozenset({"a1"}), "billing": frozenset({"b1"})})
+    c = Contact(rules, engine=engine)
+    with pytest.raises(EventNotAllowed) as info:
+        c.send("close")
+    assert str(info.value) == "event 'close' is not allowed in state 'queued': no transition"
+    assert (info.value.event, info.value.state) == ("close", "queued")
+    with pytest.raises(EventNotAllowed) as info:
+        c.send("fly")
+    assert str(info.value) == ("event 'fly' is not allowed in state 'queued': unknown event; events are "
+                               + ", ".join(EVENTS))
+    with pytest.raises(EventNotAllowed) as info:
+        c.send("assign")
+    assert str(info.value) == ("event 'assign' is not allowed in state 'queued': "
+                               "guard failed: agent_is_free [an agent is named: false]")
+    assert info.value.reason == "guard failed: agent_is_free [an agent is named: false]"
+    with pytest.raises(ValueError, match=r"event data may not use the names \['state'\]"):
+        c.send("assign", agent="a1", state="x")
+    assert c.state == "queued"
