@@ -544,3 +544,59 @@ def test_customer_leaving_a_transfer_and_a_transfer_open_at_the_horizon():
     c = out.by_service["chat"].counts
     assert (c["arrivals"], c["open"], c["completed"]) == (9, 1, 0)
     assert out.by_service["chat"].figures()["abandonment_rate"] == pytest.approx(8 / 8)
+
+
+# -- the time-to-join histogram at its edges; summaries at another level ----------------------
+
+
+def test_a_join_beyond_the_histogram_lands_in_its_last_bin_and_still_counts():
+    from model.results.metrics import TTJ_BIN, Tally
+
+    t = Tally(max_time_to_join=1.0)  # bins of TTJ_BIN up to 1 s, plus room for the edge and beyond
+    assert len(t.ttj_hist) == int(round(1.0 / TTJ_BIN)) + 2
+    t.joined(0.5)
+    t.joined(5.0)  # far beyond the last bin
+    assert t.ttj_hist[-1] == 1 and t.ttj_hist.sum() == 2
+    assert t.counts["transfers_accepted"] == 2 and t.ttj_sum == 5.5
+    assert t.quantile(1.0) == (len(t.ttj_hist) - 1 + 0.5) * TTJ_BIN  # the overflow bin's midpoint
+    assert t.quantile(0.5) == pytest.approx(0.505)
+
+
+def test_two_joins_in_one_bin_count_twice_in_the_quantiles():
+    from model.results.metrics import Tally
+
+    t = Tally(max_time_to_join=10.0)
+    for x in (1.001, 1.002, 9.0):  # the first two share the bin [1.00, 1.01)
+        t.joined(x)
+    assert t.ttj_hist[100] == 2
+    assert t.quantile(0.5) == pytest.approx(1.005)  # 2 of 3 joins are in that bin
+    assert t.quantile(0.9) == pytest.approx(9.005)
+
+
+def test_merging_tallies_with_histograms_of_different_lengths_keeps_every_join():
+    from model.results.metrics import Tally
+
+    short, long_ = Tally(max_time_to_join=1.0), Tally(max_time_to_join=10.0)
+    short.joined(0.25)
+    long_.joined(7.5)
+    a = Tally(max_time_to_join=1.0)
+    a.merge(short)
+    a.merge(long_)  # grows to the longer histogram
+    assert len(a.ttj_hist) == len(long_.ttj_hist) and a.ttj_hist.sum() == 2
+    assert a.quantile(0.0 + 1e-9) == pytest.approx(0.255) and a.quantile(1.0) == pytest.approx(7.505)
+    b = Tally(max_time_to_join=10.0)
+    b.merge(short)  # a shorter one merges into the front
+    assert b.ttj_hist[25] == 1 and len(b.ttj_hist) == len(long_.ttj_hist)
+
+
+def test_a_summary_at_a_lower_level_is_narrower_around_the_same_mean():
+    from model.results.metrics import summarise
+
+    rows = pd.DataFrame({"replication": range(6), "scope": "overall", "key": "all",
+                         "metric": "time_to_join_mean", "value": [10.0, 12.0, 9.0, 14.0, 11.0, 13.0]})
+    s95 = summarise(rows).iloc[0]
+    s80 = summarise(rows, level=0.80).iloc[0]
+    assert s95["mean"] == s80["mean"] == 11.5
+    assert s80["ci_low"] > s95["ci_low"] and s80["ci_high"] < s95["ci_high"]
+    half = stats.t.ppf(0.90, 5) * np.std(rows.value, ddof=1) / np.sqrt(6)
+    assert s80["ci_high"] - s80["mean"] == pytest.approx(half)
