@@ -200,6 +200,20 @@ def test_same_scenario_and_seed_give_the_pinned_records(name):
     )
 
 
+def test_the_engine_rows_have_the_records_fields_in_order():
+    """The engine appends plain tuples (cheaper for the garbage collector); they must read as records."""
+    from model.results.records import EventRow, TimelineRow, TransferRow
+    from model.sim import Replication
+
+    out = Replication(_scenario("return"), seed=7, replication=0, keep_events=True, timeline_step=600.0).run()
+    for rows, record in ((out.events, EventRow), (out.transfers, TransferRow), (out.timeline, TimelineRow)):
+        assert rows and all(len(r) == len(record._fields) for r in rows)
+    first = EventRow(*out.events[0])
+    assert (first.event, first.from_state, first.to_state, first.contact) == ("arrive", None, "queued", 0)
+    assert isinstance(TransferRow(*out.transfers[0]).requested_at, float)
+    assert TimelineRow(*out.timeline[0]).time == 600.0
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         raise SystemExit("usage: python tests/test_engine_pinned.py --update")

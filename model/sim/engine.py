@@ -54,7 +54,6 @@ from ..lifecycle import (
     may_be_offered,
 )
 from ..results.metrics import Tally
-from ..results.records import EventRow, TimelineRow, TransferRow
 from .agents import AgentPool, AgentState
 from .arrivals import gap_sampler
 from .routing import Policy, make_policy
@@ -64,7 +63,10 @@ if TYPE_CHECKING:
     from ..scenario import Scenario, Service, TransferRule
 
 INF = math.inf
-_row = tuple.__new__  # _row(EventRow, (...)): a named record at about the cost of a plain tuple (hot path)
+# The log holds plain tuples in the field order of EventRow/TransferRow/TimelineRow: CPython's
+# garbage collector stops tracking a plain tuple of atomic values, not a tuple subclass, and a
+# long run's million tracked rows made every collection rescan them (the log-kept benchmark ran
+# about 30 % slower with named rows). results.records names the fields; tests pin the order.
 
 
 def _counted() -> dict[tuple[str, str], tuple[str, bool]]:
@@ -114,9 +116,9 @@ class ReplicationOutput:
     by_service: dict[str, Tally]
     by_target: dict[str, Tally]
     occupancy: dict[str, float]
-    events: list[EventRow] | None
-    transfers: list[TransferRow] | None
-    timeline: list[TimelineRow] = field(default_factory=list)
+    events: list[tuple[Any, ...]] | None  # rows with EventRow's fields
+    transfers: list[tuple[Any, ...]] | None  # rows with TransferRow's fields
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)  # rows with TimelineRow's fields
 
 
 def _sampler(dist: Any, rng: Any) -> Callable[[], float]:
@@ -143,9 +145,9 @@ class Replication:
         self.end = float(sim.warmup + sim.horizon)
         self.replication = replication
         self.env = simpy.Environment()
-        self.log: list[EventRow] | None = [] if keep_events else None
-        self.transfer_rows: list[TransferRow] | None = [] if keep_events else None
-        self.timeline: list[TimelineRow] = []
+        self.log: list[tuple[Any, ...]] | None = [] if keep_events else None
+        self.transfer_rows: list[tuple[Any, ...]] | None = [] if keep_events else None
+        self.timeline: list[tuple[Any, ...]] = []
         self.timeline_step = timeline_step
         self.next_cid = 0
 
@@ -234,7 +236,7 @@ class Replication:
         before = c.chart_state  # always a leaf name in the engine (the compiled lifecycle sets it)
         after = COMPILED.send(c, event, now=now, agent=agent, **data)
         if self.log is not None:
-            self.log.append(_row(EventRow, (now, c.cid, c.service, event, before, after, logged_agent or agent, group, c.target)))
+            self.log.append((now, c.cid, c.service, event, before, after, logged_agent or agent, group, c.target))
         if c.counted:
             counted = COUNTED.get((event, after))
             if counted is not None:
@@ -256,7 +258,7 @@ class Replication:
             return
         requested = c.transfer_requested_at
         self.transfer_rows.append(
-            TransferRow(
+            (  # TransferRow's fields
                 c.cid,
                 c.service,
                 c.transfer_group,
@@ -302,7 +304,7 @@ class Replication:
             self.by_service[s.name].counts["arrivals"] += 1
         self.arrivals_since[s.entry_group] += 1
         if self.log is not None:
-            self.log.append(_row(EventRow, (now, c.cid, s.name, "arrive", None, c.chart_state, None, s.entry_group, None)))
+            self.log.append((now, c.cid, s.name, "arrive", None, c.chart_state, None, s.entry_group, None))
         free = self.free[s.entry_group]
         if free:
             self._assign(c, self.routing[s.entry_group].pick(free), s.entry_group, now)
@@ -516,7 +518,7 @@ class Replication:
         for g in self.groups:
             members = self.members[g]
             self.timeline.append(
-                TimelineRow(
+                (  # TimelineRow's fields
                     now,
                     g,
                     self.in_transfer[g],
