@@ -1028,3 +1028,23 @@ def test_refusals_say_why_in_words(engine: str) -> None:
     with pytest.raises(ValueError, match=r"event data may not use the names \['state'\]"):
         c.send("assign", agent="a1", state="x")
     assert c.state == "queued"
+
+
+def test_who_may_be_offered_a_transfer_one_agent_at_a_time() -> None:
+    from model.lifecycle import may_be_offered
+
+    busy = {"b2"}
+    rules = TransferRules(targets={"sales": frozenset({"a1"}), "billing": frozenset({"b1", "b2", "b3"})},
+                          is_available=lambda a: a not in busy)
+    d = ContactData(rules)
+    d.target, d.rejected = "billing", {"b3"}
+    assert [may_be_offered(d, a) for a in ("b1", "b2", "b3", "a1")] == [True, False, False, False]
+    d.target = None  # membership unknown: any available agent that has not rejected
+    assert may_be_offered(d, "a1") and not may_be_offered(d, "b3")
+
+
+def test_the_events_racing_each_timer_are_read_from_the_chart() -> None:
+    from model.lifecycle import TIMERS, racing_events
+
+    assert racing_events(TIMERS["dissuade"]) == ("assign", "customer_leave")
+    assert racing_events(TIMERS["transfer_timeout"]) == ("customer_leave", "offer", "accept", "reject", "offer_timeout")
