@@ -144,6 +144,7 @@ def _leaf_label(source: str, event: str, target: str) -> str:
     return f"{source} --{event}--> {target}"
 
 
+@lru_cache(maxsize=None)
 def _policies(timer: Timer) -> tuple[str | None, ...]:
     """The timeout policies a timer's goals are split by: all of them when the timer's outcome
     depends on the policy (several rows for its event), else none."""
@@ -156,6 +157,7 @@ def _timer_name(timer: Timer, policy: str | None) -> str:
     return timer.label if policy is None else f"{timer.label} ({policy})"
 
 
+@lru_cache(maxsize=None)
 def not_reset_by(timer: Timer) -> tuple[str, ...]:
     """Events that keep the contact inside the timer's states: they must not restart it."""
     return tuple(e for e in EVENTS if e != timer.event and any(

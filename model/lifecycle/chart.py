@@ -10,6 +10,7 @@ transition to the chart updates all of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from statemachine import State, StateChart
 
@@ -186,6 +187,7 @@ def due_timer(data: object, now: float) -> Timer | None:
     return min(due, key=lambda t: t.deadline_of(data)) if due else None  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=None)
 def racing_events(timer: Timer) -> tuple[str, ...]:
     """The events that can happen while ``timer`` runs, other than the timer itself: the ones
     its tie rule decides against at the deadline instant (in :data:`EVENTS` order)."""
