@@ -128,6 +128,11 @@ BAD_VALUES: dict[str, list[tuple[str, Any]]] = {
     "target": [("unknown", "nosuch"), ("unknown-agent", "agent:nobody"), ("empty", ""), ("bare-prefix", "agent:"),
                ("int", 5), ("bool", True)],
     "text": [("int", 5), ("bool", True), ("list", ["a"]), ("table", {"a": 1})],
+    "shifts": [("empty", []), ("string", "08:00-16:00"), ("table", {"a": 1}), ("flat", ["08:00-16:00"]),
+               ("short", [["08:00"]]), ("long", [["08:00", "12:00", "16:00"]]), ("empty-shift", [["08:00", "08:00"]]),
+               ("overlap", [["08:00", "12:00"], ["11:00", "13:00"]]),
+               ("overlap-midnight", [["22:00", "02:00"], ["01:00", "03:00"]]), ("clock-bad", [["08:00", "24:00"]]),
+               ("int", [[800, "16:00"]])],
     "group_list": [("empty", []), ("string", "billing"), ("unknown", ["nosuch"]), ("int-item", [5]),
                    ("table", {"a": 1})],
 }
@@ -139,12 +144,12 @@ CHOICES = {
 }
 SIMULATION = {"horizon": "duration", "warmup": "duration0", "replications": "int1", "seed": "int0",
               "start": "clock"}
-SERVICE = {"name": "name", "entry_group": "group_ref", "transfer_timeout": "duration",
-           "dissuasion_timeout": "duration", "on_transfer_timeout": "choice"}
+SERVICE = {"name": "name", "entry_group": "group_ref", "transfer_timeout": "duration0",
+           "dissuasion_timeout": "duration0", "on_transfer_timeout": "choice", "service_level_threshold": "duration0"}
 GROUP = {"name": "name", "agents": "int0", "max_concurrent": "int1", "routing": "choice",
          "offer_mode": "choice", "reject_probability": "prob", "offer_timeout": "duration"}
 RULE = {"to": "target", "probability": "prob", "message": "text"}
-AGENT = {"name": "name", "groups": "group_list", "max_concurrent": "int1"}
+AGENT = {"name": "name", "groups": "group_list", "max_concurrent": "int1", "shifts": "shifts"}
 DIST_FIELDS = {
     "exponential": {"mean": "duration"},
     "constant": {"value": "duration"},
@@ -181,7 +186,8 @@ def _choice_bad(field: str) -> list[tuple[str, Any]]:
 def _agents_of(data: dict[str, Any], group: str) -> int:
     named = sum(group in a.get("groups", []) for a in data.get("agents", []))
     g = next(g for g in data["groups"] if g["name"] == group)
-    return int(g.get("agents", 0)) + named
+    agents = g.get("agents", 0)
+    return (max(n for _, n in agents["profile"]) if isinstance(agents, dict) else int(agents)) + named
 
 
 def _mutate_fields(where: str, table: dict[str, Any], fields: dict[str, str]) -> Iterator[tuple[str, Any]]:
@@ -318,6 +324,16 @@ def generated_cases() -> list[Case]:
             for label, new in muts:
                 expect = "endless transfers" if label.endswith("self-split") else None
                 emit(label, with_item("groups", i, new), expect)
+            profile = grp["agents"]["profile"] if isinstance(grp.get("agents"), dict) else [["00:00", 2], ["12:00", 1]]
+            for label, value in [("table", {"a": 1}), ("empty", []), ("string", "x"), ("unsorted", profile[::-1]),
+                                 ("duplicate-time", [profile[0], profile[0]]), ("entry-short", [[profile[0][0]]]),
+                                 ("entry-long", [[*profile[0], 1]]), ("count-negative", [[profile[0][0], -1]]),
+                                 ("count-float", [[profile[0][0], 1.5]]), ("count-bool", [[profile[0][0], True]]),
+                                 ("count-string", [[profile[0][0], "3"]]), ("clock-bad", [["24:00", 1]])]:
+                if label == "unsorted" and len(profile) < 2:
+                    continue
+                muts.append((f"{where}.agents.profile-{label}", {**grp, "agents": {"profile": value}}))
+            muts.append((f"{where}.agents-unknown-key", {**grp, "agents": {"profile": profile, "bogus_field": 1}}))
             if _agents_of(base, grp["name"]) == grp.get("agents", 0):
                 emit(f"{where}-no-agents", with_item("groups", i, {**grp, "agents": 0}), "no agent")
             emit(f"{where}-duplicate", {**base, "groups": [*base["groups"], grp]}, "duplicate group name")

@@ -257,8 +257,8 @@ def test_unknown_group_of_named_agent(tmp_path: Path) -> None:
         ('horizon = "8h"', 'horizon = "0s"', "simulation.horizon", "'0s'"),
         ('horizon = "8h"', "horizon = -5", "simulation.horizon", "-5"),
         ('mean = "7m"', 'mean = "-7m"', "groups.billing.handle_time.mean", "'-7m'"),
-        ('name = "support"', 'name = "support"\ntransfer_timeout = 0',
-         "services.support.transfer_timeout", "0"),
+        ('name = "support"', 'name = "support"\ntransfer_timeout = "-1s"',
+         "services.support.transfer_timeout", "'-1s'"),
         ('horizon = "8h"', 'horizon = "8 hours"', "simulation.horizon", "'8 hours'"),
     ],
 )

@@ -18,12 +18,11 @@ from typing import Annotated, Literal
 from pydantic import Field, PrivateAttr, Strict, field_validator, model_validator
 
 from ._base import LaxList, Real, StrictModel
-from .durations import Clock, parse_clock
+from .durations import Clock
+from .staffing import DAY, check_increasing, clock_steps
 from .errors import refuse
 
 __all__ = ["Arrivals", "DAY"]
-
-DAY = 86400.0
 
 
 class Arrivals(StrictModel):
@@ -46,16 +45,7 @@ class Arrivals(StrictModel):
     def _check_profile(cls, profile: list[tuple[str, float]] | None) -> list[tuple[str, float]] | None:
         if profile is None:
             return None
-        if not profile:
-            raise ValueError("a profile needs at least one [\"HH:MM\", rate_per_hour] entry")
-        last = -1.0
-        for i, (clock, _) in enumerate(profile):
-            sec = parse_clock(clock)
-            if sec <= last:
-                raise ValueError(
-                    f"times must be strictly increasing (entry {i}: {clock!r} after {profile[i - 1][0]!r})"
-                )
-            last = sec
+        check_increasing(profile, "rate_per_hour")
         if not any(rate > 0 for _, rate in profile):
             raise ValueError("a profile needs at least one rate > 0")
         if not math.isfinite(sum(rate * 24.0 for _, rate in profile)):
@@ -84,11 +74,8 @@ class Arrivals(StrictModel):
     # -- the step function over one day ------------------------------------------------------------
     def model_post_init(self, __context: object) -> None:
         if self.profile is not None:
-            starts = [parse_clock(c) for c, _ in self.profile]
-            rates = [r / 3600.0 for _, r in self.profile]
-            if starts[0] > 0:  # wrap: the last step holds from midnight
-                starts.insert(0, 0.0)
-                rates.insert(0, rates[-1])
+            starts, per_hour = clock_steps(self.profile)
+            rates = [r / 3600.0 for r in per_hour]
             cum = [0.0]
             for i in range(1, len(starts)):
                 cum.append(cum[-1] + rates[i - 1] * (starts[i] - starts[i - 1]))

@@ -111,7 +111,7 @@ def _walk_path(loc: Sequence[Any], data: Any) -> tuple[list[str], Any]:
             if isinstance(node, dict) and elem in node:
                 node = node[elem]
                 segs.append(elem)
-            elif elem in _KIND_TAGS or elem.startswith(("function-", "nullable", "tagged-union")):
+            elif elem in _KIND_TAGS or elem.startswith(("function-", "nullable", "tagged-union", "one-of:")):
                 continue  # a discriminated-union tag or a validator wrapper, not a field
             else:
                 node = None
@@ -146,8 +146,15 @@ def _not_a_list(segs: list[str], value: Any) -> Problem:
     path = ".".join(segs)
     last = segs[-1] if segs else ""
     field = last.split("[")[0].rsplit(".", 1)[-1]
+    per_entry = "agents" if ".agents.profile" in path else "rate_per_hour"
     if last.endswith("]") and field == "profile":
-        field, form = "a profile entry", 'a pair ["HH:MM", rate_per_hour]'
+        field, form = "a profile entry", f'a pair ["HH:MM", {per_entry}]'
+    elif field == "profile":
+        form = f'an array of ["HH:MM", {per_entry}] pairs'
+    elif last.endswith("]") and field == "shifts":
+        field, form = "a shift", 'a pair ["HH:MM", "HH:MM"] (its start and end)'
+    elif field == "shifts":
+        form = 'an array of ["HH:MM", "HH:MM"] pairs (each shift\'s start and end)'
     elif len(segs) == 1 and field in ("services", "groups", "agents"):
         form = _LIST_FORMS[field]
     elif field == "groups":  # a named agent's groups
@@ -211,6 +218,10 @@ def from_validation_error(exc: ValidationError, data: Any, source: str | None) -
             continue
         if etype == "float_type" and isinstance(value, int) and not isinstance(value, bool):
             problems.append(Problem(path, "too large for a number (it has no finite float value)", value))
+            continue
+        if etype == "int_type" and len(segs) == 2 and segs[0].startswith("groups") and segs[1] == "agents":
+            problems.append(Problem(path, "must be an integer (agents on shift all day, such as 3; not a boolean, a float or a "
+                                          'string) or a staffing profile { profile = [["HH:MM", agents], ...] }', value))
             continue
         if etype in _TYPE_MESSAGES:
             problems.append(Problem(path, _TYPE_MESSAGES[etype], value))

@@ -14,8 +14,11 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    Discriminator,
     Field,
     PrivateAttr,
+    Strict,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -30,6 +33,7 @@ from .distributions import AnyDistribution
 from .durations import Clock, Duration, NonNegativeDuration, parse_clock
 from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse
 from .graph import endless_transfers
+from .staffing import Shifts, StaffingProfile, check_shifts
 
 __all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
 
@@ -90,19 +94,30 @@ class Service(StrictModel):
 
     name: Name
     entry_group: str
-    transfer_timeout: Duration = 60.0
-    dissuasion_timeout: Duration | None = None
+    transfer_timeout: NonNegativeDuration = 60.0
+    dissuasion_timeout: NonNegativeDuration | None = None
     arrivals: Arrivals
     patience: AnyDistribution | None = None
     transfer_patience: AnyDistribution | None = None
     on_transfer_timeout: OnTransferTimeout = "abandon"
+    #: x of ``service_level(x)``: the share of arrivals assigned within x seconds of arriving
+    service_level_threshold: NonNegativeDuration = 20.0
+
+
+def _count_or_profile(value: Any) -> str:
+    """A table (or a profile object) is a staffing profile; anything else is read as a count."""
+    return "one-of:profile" if isinstance(value, (Mapping, StaffingProfile)) else "one-of:count"
 
 
 class Group(StrictModel):
     """A transfer group: anonymous agents, their handle time, routing and offer behaviour, transfers."""
 
     name: Name
-    agents: Int = Field(default=0, ge=0)
+    #: anonymous agents: a count on shift all day, or a step profile over the day
+    agents: Annotated[
+        Annotated[Annotated[Int, Field(ge=0)], Tag("one-of:count")] | Annotated[StaffingProfile, Tag("one-of:profile")],
+        Discriminator(_count_or_profile),
+    ] = 0
     max_concurrent: Int = Field(default=1, ge=1)
     handle_time: AnyDistribution
     routing: Literal["longest_idle", "least_busy", "round_robin", "random"] = "longest_idle"
@@ -112,9 +127,20 @@ class Group(StrictModel):
     offer_timeout: Duration | None = None
     transfers: LaxList[TransferRule] = Field(default_factory=list)
 
+    @property
+    def agent_count(self) -> int:
+        """How many anonymous agents the group has: ``agents``, or a profile's peak."""
+        return self.agents.peak if isinstance(self.agents, StaffingProfile) else self.agents
+
     def anonymous_agents(self) -> list[str]:
-        """Names of the anonymous agents: ``f"{name}-{i}"`` for i = 1..agents."""
-        return [f"{self.name}-{i}" for i in range(1, self.agents + 1)]
+        """Names of the anonymous agents: ``f"{name}-{i}"`` for i = 1..agent_count."""
+        return [f"{self.name}-{i}" for i in range(1, self.agent_count + 1)]
+
+    def shifts_of(self, i: int) -> Shifts:
+        """When anonymous agent ``i`` (1-based) is on shift: all day, or where the profile is >= i."""
+        if isinstance(self.agents, StaffingProfile):
+            return self.agents.shifts_of(i)
+        return Shifts.from_clock(None)
 
 
 class Agent(StrictModel):
@@ -123,6 +149,15 @@ class Agent(StrictModel):
     name: Name
     groups: LaxList[str] = Field(min_length=1)
     max_concurrent: Int = Field(default=1, ge=1)
+    #: clock windows ``[start, end)`` on shift (an end before its start crosses midnight); none: all day
+    shifts: LaxList[Annotated[tuple[Clock, Clock], Strict(False)]] | None = None
+
+    @field_validator("shifts")
+    @classmethod
+    def _check_shifts(cls, shifts: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        if shifts is not None:
+            check_shifts(shifts)
+        return shifts
 
 
 def _duplicates(kind: str, table: str, names: list[str]) -> list[Problem]:
@@ -174,7 +209,7 @@ class Scenario(StrictModel):
         group_set = set(groups)
         known_groups = allowed_list(groups)
         named = [a.name for a in self.agents]
-        counts = {g.name: g.agents for g in self.groups}
+        counts = {g.name: g.agent_count for g in self.groups}
 
         for s in self.services:
             if s.entry_group not in group_set:
@@ -222,11 +257,12 @@ class Scenario(StrictModel):
                     Problem(f"groups.{g.name}.transfers",
                             "transfer probabilities sum to more than 1", round(total, 12), "a sum <= 1")
                 )
-            members = g.agents + sum(1 for a in self.agents if g.name in a.groups)
+            members = g.agent_count + sum(1 for a in self.agents if g.name in a.groups)
             if members == 0:
                 problems.append(
                     Problem(f"groups.{g.name}.agents", "the group has no agent", g.agents,
-                            "agents >= 1, or a named agent ([[agents]]) listing this group")
+                            "agents >= 1, a profile with a value >= 1, or a named agent ([[agents]]) "
+                            "listing this group")
                 )
         if not problems:  # the routing graph is only meaningful once every reference is valid
             problems += endless_transfers(self)
@@ -278,6 +314,28 @@ class Scenario(StrictModel):
         for a in self.agents:
             out[a.name] = (a.max_concurrent, tuple(a.groups))
         return out
+
+    def shifts(self) -> dict[str, Shifts]:
+        """Every agent -> when it is on shift (anonymous agents from their group's profile)."""
+        out: dict[str, Shifts] = {}
+        for g in self.groups:
+            for i, n in enumerate(g.anonymous_agents(), start=1):
+                out[n] = g.shifts_of(i)
+        for a in self.agents:
+            out[a.name] = Shifts.from_clock(a.shifts)
+        return out
+
+    @property
+    def has_rota(self) -> bool:
+        """Whether staffing changes over the day (a staffing profile or a named agent's shifts)."""
+        return any(isinstance(g.agents, StaffingProfile) for g in self.groups) or any(
+            a.shifts is not None for a in self.agents)
+
+    def on_shift(self, target: str, t: float) -> list[str]:
+        """The agents of ``target`` (a group or ``agent:NAME``) on shift at simulated time ``t``."""
+        clock = self.simulation.start_seconds + t
+        shifts = self.shifts()
+        return [a for a in sorted(self.targets()[target], key=list(shifts).index) if shifts[a].on_at(clock)]
 
     def targets(self) -> dict[str, frozenset[str]]:
         """Every transfer target -> its agents: each group, and ``"agent:NAME"`` for each named agent."""
