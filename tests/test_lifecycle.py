@@ -52,6 +52,7 @@ EXPECTED_LEAF_TRANSITIONS: dict[tuple[str, str], set[str]] = {
     ("offered", "accept"): {"engaged"},
     ("offered", "reject"): {"routing"},
     ("offered", "offer_timeout"): {"routing"},
+    ("offered", "withdraw"): {"offered", "routing"},
     ("offered", "transfer_timeout"): {"transfer_expired", "engaged"},
 }
 LEAF_STATES = (
@@ -76,6 +77,7 @@ ALL_EVENTS = (
     "accept",
     "reject",
     "offer_timeout",
+    "withdraw",
     "transfer_timeout",
 )
 GROUPS: dict[str, frozenset[str]] = {"g1": frozenset({"a", "b"}), "g2": frozenset({"b", "c"})}
@@ -379,6 +381,55 @@ def test_offer_timeout_withdraws_the_offer_without_excluding_the_agent(
     assert d.rejected == set()
     assert d.transfer_deadline == 62.0  # the transfer timer is not reset
     assert c.send("offer", agents=["b"], now=21.0) == "offered"  # b may be offered again
+
+
+def test_withdraw_of_the_only_offer_goes_back_to_routing_without_excluding_the_agent(
+    make: Callable[..., Contact],
+) -> None:
+    c = drive_to(make(), "offered")
+    assert c.send("withdraw", agent="b", now=20.0) == "routing"
+    d = c.data
+    assert d.offered == set()
+    assert d.rejected == set()  # unlike reject: b's shift ended, it did not skip the request
+    assert d.rejects == 0
+    assert d.transfer_deadline == 62.0  # the transfer timer runs on
+    assert c.send("offer", agents=["b"], now=21.0) == "offered"  # b may be offered again (next shift)
+
+
+def test_withdraw_of_one_broadcast_offer_keeps_the_others(make: Callable[..., Contact]) -> None:
+    c = drive_to(make(targets=GROUPS), "routing")
+    c.send("offer", agents=["a", "b"], now=3.0)
+    assert c.send("withdraw", agent="a", now=4.0) == "offered"
+    assert c.data.offered == {"b"}
+    refused(c, "accept", agent="a", now=5.0)  # a no longer holds it
+    assert c.send("withdraw", agent="b", now=6.0) == "routing"
+    assert c.data.offered == set() and c.data.rejected == set()
+
+
+def test_withdraw_needs_the_offer(make: Callable[..., Contact]) -> None:
+    c = drive_to(make(), "offered")
+    err = refused(c, "withdraw", agent="c")
+    assert "holds_offer" in str(err)
+    refused(c, "withdraw")
+    c.send("withdraw", agent="b", now=4.0)
+    refused(c, "withdraw", agent="b")  # in routing: no transition
+
+
+def test_a_zero_transfer_timeout_expires_the_transfer_before_its_first_offer(
+    make: Callable[..., Contact],
+) -> None:
+    c = drive_to(make(transfer_timeout=0.0), "routing")  # requested at 2
+    assert c.data.transfer_deadline == 2.0
+    with pytest.raises(EventNotAllowed, match="not allowed in state 'transfer_expired'"):
+        c.send("offer", agents=["b"])  # at the same instant: the timer fired first
+    assert c.state == "transfer_expired"
+
+
+def test_a_zero_dissuasion_timeout_dissuades_before_any_assign(make: Callable[..., Contact]) -> None:
+    c = make(dissuasion_timeout=0.0, now=5.0)
+    with pytest.raises(EventNotAllowed, match="not allowed in state 'dissuaded'"):
+        c.send("assign", agent="a")
+    assert c.state == "dissuaded"
 
 
 @pytest.mark.parametrize("child", ["routing", "offered"])
@@ -776,7 +827,7 @@ def any_step(draw: st.DrawFn, targets: tuple[str, ...]) -> tuple[str, dict[str, 
     """Any event, with plausible data for it."""
     event = draw(st.sampled_from(ALL_EVENTS))
     data: dict[str, Any] = {}
-    if event in {"assign", "accept", "reject", "offer_timeout"}:
+    if event in {"assign", "accept", "reject", "offer_timeout", "withdraw"}:
         data["agent"] = draw(st.sampled_from(AGENTS + (None,)))
     elif event == "request_transfer":
         data["target"] = draw(st.sampled_from(targets))
@@ -799,7 +850,7 @@ def event_sequences(draw: st.DrawFn, targets: tuple[str, ...]) -> list[tuple[str
         if kind == "offer":
             agents = draw(st.lists(st.sampled_from(AGENTS), min_size=1, max_size=3, unique=True))
             steps.append(("offer", {"agents": agents}, draw(STEP_DT)))
-            verb = draw(st.sampled_from(["accept", "accept", "reject", "offer_timeout"]))
+            verb = draw(st.sampled_from(["accept", "accept", "reject", "offer_timeout", "withdraw"]))
             steps.append((verb, {"agent": draw(st.sampled_from(agents))}, draw(STEP_DT)))
         elif kind == "request":
             steps.append(("request_transfer", {"target": draw(st.sampled_from(targets))}, draw(STEP_DT)))
@@ -1047,4 +1098,5 @@ def test_the_events_racing_each_timer_are_read_from_the_chart() -> None:
     from model.lifecycle import TIMERS, racing_events
 
     assert racing_events(TIMERS["dissuade"]) == ("assign", "customer_leave")
-    assert racing_events(TIMERS["transfer_timeout"]) == ("customer_leave", "offer", "accept", "reject", "offer_timeout")
+    assert racing_events(TIMERS["transfer_timeout"]) == ("customer_leave", "offer", "accept", "reject", "offer_timeout",
+                                                         "withdraw")

@@ -83,6 +83,7 @@ PALETTE: dict[str, list[dict[str, Any]]] = {
     "accept": [{"agent": "b1"}, {"agent": "b2"}],
     "reject": [{"agent": "b1"}, {"agent": "b2"}],
     "offer_timeout": [{"agent": "b1"}, {"agent": "b2"}],
+    "withdraw": [{"agent": "b1"}, {"agent": "b2"}],
     "transfer_timeout": [{}],
 }
 """Event data the generator (and the random mode) tries for each event, in the order tried.

@@ -54,6 +54,9 @@ class TransferLifecycle(StateChart):
     accept = transferring.offered.to(engaged, cond=["holds_offer", "before_transfer_deadline"], on="join")
     reject = transferring.offered.to(transferring.routing, cond="holds_offer", on="exclude")
     offer_timeout = transferring.offered.to(transferring.routing, cond="holds_offer", on="withdraw_offers")
+    withdraw = transferring.offered.to(
+        transferring.offered, cond=["holds_offer", "others_hold_offers"], on="withdraw_offer"
+    ) | transferring.offered.to(transferring.routing, cond="holds_offer", on="withdraw_offer")
     transfer_timeout = transferring.to(
         transfer_expired, cond=["transfer_due", "policy_abandon"], on="withdraw_offers"
     ) | transferring.to(engaged, cond=["transfer_due", "policy_return"], on="give_back")

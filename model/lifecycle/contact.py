@@ -74,8 +74,7 @@ class Contact:
 
     def send(self, event: str, now: SimTime | None = None, **data: Any) -> str:
         """Advance to ``now`` (default: the current time), then take ``event``; return the state."""
-        if now is not None:
-            self.advance(now)
+        self.advance(self.data.now if now is None else now)  # a zero-length timer is due at once
         data["now"] = self.data.now
         return self._take(event, data)
 

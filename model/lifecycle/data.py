@@ -158,6 +158,9 @@ CLAUSES: dict[str, tuple[Clause, ...]] = {
         "holds_offer": (
             ("the agent holds the offer", lambda d, agent: agent is not None and agent in d.offered, "agent"),
         ),
+        "others_hold_offers": (
+            ("another agent holds an offer", lambda d, agent: any(a != agent for a in d.offered), "agent"),
+        ),
         "before_transfer_deadline": (("before the transfer deadline", _before(TRANSFER), "now", 0.0),),
         "transfer_due": (("the transfer deadline is reached", TRANSFER.rule, "now", 0.0),),
         "policy_abandon": (
@@ -264,6 +267,7 @@ class ContactData:
     target_is_valid = _guard("target_is_valid")
     agents_are_eligible = _guard("agents_are_eligible")
     holds_offer = _guard("holds_offer")
+    others_hold_offers = _guard("others_hold_offers")
     before_transfer_deadline = _guard("before_transfer_deadline")
     transfer_due = _guard("transfer_due")
     policy_abandon = _guard("policy_abandon")
@@ -310,6 +314,11 @@ class ContactData:
         self.rejected.add(agent)  # type: ignore[arg-type]
         self.rejects += 1
         self.offered.clear()
+
+    def withdraw_offer(self, agent: str | None = None, **_: Any) -> None:
+        """``withdraw``: the agent's shift ended; its offer alone leaves its waiting area (it is
+        not excluded, unlike ``reject``; the transfer timer runs on)."""
+        self.offered.discard(agent)  # type: ignore[arg-type]
 
     def withdraw_offers(self, **_: Any) -> None:
         """``offer_timeout``/timer end: offers leave the waiting areas."""

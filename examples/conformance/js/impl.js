@@ -18,6 +18,7 @@ const BUGS = {
   offers_kept_after_accept: "other agents' offers are not withdrawn when one accepts",
   leave_transfer_completed: "a customer leaving during a transfer counts as completed",
   assign_at_dissuasion: "an assign at exactly the dissuasion deadline still takes the contact",
+  withdraw_excludes_agent: "a withdraw (end of shift) excludes the agent like a reject and drops every offer",
 };
 
 const TRANSFERRING = new Set(["routing", "offered"]);
@@ -151,6 +152,14 @@ class TransferImpl {
         if (event === "reject" && this.bug !== "reject_keeps_agent") this.rejected.add(d.agent);
         this.offered.clear();
         this.state = "routing";
+        return true;
+      case "withdraw":
+        if (this.state !== "offered" || !this.offered.has(d.agent)) return false;
+        if (this.bug === "withdraw_excludes_agent") {
+          this.rejected.add(d.agent);
+          this.offered.clear();
+        } else this.offered.delete(d.agent);
+        if (this.offered.size === 0) this.state = "routing";
         return true;
       default:
         return false; // unknown events, and the timer events: timers fire on the clock only

@@ -23,6 +23,7 @@ BUGS = {
     "offers_kept_after_accept": "other agents' offers are not withdrawn when one accepts",
     "leave_transfer_completed": "a customer leaving during a transfer counts as completed",
     "assign_at_dissuasion": "an assign at exactly the dissuasion deadline still takes the contact",
+    "withdraw_excludes_agent": "a withdraw (end of shift) excludes the agent like a reject and drops every offer",
 }
 
 TRANSFERRING = ("routing", "offered")
@@ -191,6 +192,18 @@ class TransferImpl:
             return False
         self.offered.clear()
         self.state = "routing"
+        return True
+
+    def _on_withdraw(self, agent=None, **_) -> bool:
+        if not self._holds(agent):
+            return False
+        if self.bug == "withdraw_excludes_agent":
+            self.rejected.add(agent)
+            self.offered.clear()
+        else:
+            self.offered.discard(agent)
+        if not self.offered:
+            self.state = "routing"
         return True
 
 
