@@ -41,7 +41,7 @@ __all__ = [
 
 Better = Literal["lower", "higher"]
 
-GROUP_METRICS: tuple[str, ...] = ("agent_occupancy",)
+GROUP_METRICS: tuple[str, ...] = ("agent_occupancy", "staffed_agents")
 """The figures reported per agent group (``scope == "group"``) rather than per service or target."""
 
 REPORTED: tuple[str, ...] = (*METRICS, *GROUP_METRICS)
@@ -191,6 +191,12 @@ _TABLE: tuple[FigureInfo, ...] = (
     _share("abandonment_rate", "contacts not completed", "contacts",
            "Share of contacts that did not end normally (left or dissuaded in the queue, left during or "
            "expired in a transfer).", "lower"),
+    _share("service_level", "service level (assigned within threshold)", "contacts",
+           "Share of contacts assigned to a first agent within the service's service-level threshold "
+           f"(default {_SL}) of arriving.", "higher", colour="#56B4E9"),
+    _time("wait_mean", "mean wait in queue",
+          "Average time a contact waited in the queue before its first agent took it (assigned contacts only).",
+          "lower"),
     _share("transfer_service_level", f"transfers joined within {_SL}", "transfer requests",
            f"Share of transfer requests that an agent joined within {_SL} of the request.", "higher"),
     _ratio("rejects_per_transfer", "rejects per transfer",
@@ -206,7 +212,11 @@ _TABLE: tuple[FigureInfo, ...] = (
     _time("time_to_join_p95", "time to join, 95th percentile",
            "Nineteen in twenty joined transfers were joined within this time.", "lower"),
     _share("agent_occupancy", "agent occupancy", "chat slots on shift",
-           "Share of the group's chat slots in use while its agents were on shift.", None),
+           "Share of the group's chat slots in use while its agents were on shift (or still finishing "
+           "chats after their shift ended).", None),
+    _count("staffed_agents", "agents", "agents on shift",
+           "Average number of the group's agents on shift (its rota: a staffing profile, named agents' shifts).",
+           None),
 )
 
 FIGURES: Mapping[str, FigureInfo] = MappingProxyType({f.name: f for f in _TABLE})

@@ -24,7 +24,10 @@ COUNTS: tuple[str, ...] = (
     "transfers_returned",
     "offers",
     "rejects",
+    "withdrawals",
     "joined_within_service_level",
+    "assigned",
+    "assigned_within_service_level",
     "open",
     "transfers_open",
 )
@@ -41,6 +44,8 @@ RATE_METRICS: tuple[str, ...] = (
     "transfer_success_rate",
     "queue_abandonment_rate",
     "abandonment_rate",
+    "service_level",
+    "wait_mean",
     "transfer_service_level",
     "rejects_per_transfer",
     "offers_per_transfer",
@@ -54,7 +59,8 @@ METRICS: tuple[str, ...] = (*COUNTS[: COUNTS.index("transfers_accepted") + 1], *
 """The metric names of results, in LIFECYCLE.md's order (``agent_occupancy`` is per group)."""
 
 PER_CONTACT: frozenset[str] = frozenset(
-    {"arrivals", "completed", "abandoned_queue", "dissuaded", "queue_abandonment_rate", "abandonment_rate"}
+    {"arrivals", "completed", "abandoned_queue", "dissuaded", "queue_abandonment_rate", "abandonment_rate",
+     "service_level", "wait_mean"}
 )
 TARGET_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in PER_CONTACT)
 """The metrics that mean something per transfer target (arrivals do not)."""
@@ -63,12 +69,22 @@ TARGET_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in PER_CONTA
 class Tally:
     """Counts for one service or one transfer target in one replication; memory is bounded."""
 
-    __slots__ = ("counts", "ttj_sum", "ttj_hist")
+    __slots__ = ("counts", "ttj_sum", "ttj_hist", "wait_sum", "service_level_threshold")
 
-    def __init__(self, max_time_to_join: float = 3600.0) -> None:
+    def __init__(self, max_time_to_join: float = 3600.0, service_level_threshold: float = SERVICE_LEVEL_SECONDS) -> None:
         self.counts = dict.fromkeys(COUNTS, 0)
         self.ttj_sum = 0.0
         self.ttj_hist = np.zeros(int(math.ceil(max_time_to_join / TTJ_BIN)) + 2, dtype=np.int64)
+        self.wait_sum = 0.0
+        self.service_level_threshold = service_level_threshold
+
+    def assigned(self, wait: float) -> None:
+        """Record one contact assigned to its first agent after ``wait`` seconds in the queue."""
+        c = self.counts
+        c["assigned"] += 1
+        if wait <= self.service_level_threshold:
+            c["assigned_within_service_level"] += 1
+        self.wait_sum += wait
 
     def joined(self, time_to_join: float) -> None:
         """Record one accepted transfer and its time to join."""
@@ -86,6 +102,7 @@ class Tally:
         for k, v in other.counts.items():
             self.counts[k] += v
         self.ttj_sum += other.ttj_sum
+        self.wait_sum += other.wait_sum
         n = max(len(self.ttj_hist), len(other.ttj_hist))
         if len(self.ttj_hist) < n:
             self.ttj_hist = np.pad(self.ttj_hist, (0, n - len(self.ttj_hist)))
@@ -115,6 +132,8 @@ class Tally:
         out["transfer_success_rate"] = ratio(c["transfers_accepted"], req)
         out["queue_abandonment_rate"] = ratio(c["abandoned_queue"] + c["dissuaded"], ended)
         out["abandonment_rate"] = ratio(ended - c["completed"], ended)
+        out["service_level"] = ratio(c["assigned_within_service_level"], c["arrivals"])
+        out["wait_mean"] = ratio(self.wait_sum, c["assigned"])
         out["transfer_service_level"] = ratio(c["joined_within_service_level"], req)
         out["rejects_per_transfer"] = ratio(c["rejects"], req)
         out["offers_per_transfer"] = ratio(c["offers"], req)
@@ -148,6 +167,7 @@ PROPORTIONS: frozenset[str] = frozenset(
         "queue_abandonment_rate",
         "abandonment_rate",
         "transfer_service_level",
+        "service_level",
         "agent_occupancy",
     }
 )

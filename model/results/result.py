@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .metrics import METRICS, TARGET_METRICS, Tally, summarise
+
+if TYPE_CHECKING:
+    from ..sim.intervals import IntervalOutput
 from .records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS  # the columns of the engine's rows
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ def per_replication_rows(
     by_service: dict[str, Tally],
     by_target: dict[str, Tally],
     occupancy: dict[str, float],
+    staffed: dict[str, float] | None = None,
 ) -> list[ReplicationRow]:
     """Tidy ``(replication, scope, key, metric, value)`` rows for one replication."""
     rows: list[ReplicationRow] = []
@@ -45,7 +49,57 @@ def per_replication_rows(
             rows.append((replication, "target", name, metric, figures[metric]))
     for group, value in occupancy.items():
         rows.append((replication, "group", group, "agent_occupancy", value))
+    for group, value in (staffed or {}).items():
+        rows.append((replication, "group", group, "staffed_agents", value))
     return rows
+
+
+IntervalRow = tuple[int, str, str, str, str, float]
+"""One figure of one replication in one interval: ``(replication, interval, scope, key, metric, value)``."""
+
+INTERVAL_COLUMNS = ["interval", "scope", "key", "metric", "mean", "ci_low", "ci_high", "n"]
+"""The columns of :attr:`SimulationResult.intervals`."""
+
+
+def per_interval_rows(replication: int, out: IntervalOutput, services: Sequence[str], targets: Sequence[str],
+                      groups: Sequence[str]) -> list[IntervalRow]:
+    """Tidy per-interval rows of one replication: every service, the overall, every target and
+    every group, in every interval the run covered (clock order)."""
+    from ..sim.intervals import IntervalOutput, interval_label
+
+    rows: list[IntervalRow] = []
+    for k in out.covered:
+        label = interval_label(k, out.step)
+        contact, transfer = Tally(0.0), Tally(0.0)
+        for name in services:
+            for metric, value in out.figures("service", name, k).items():
+                rows.append((replication, label, "service", name, metric, value))
+            contact.merge(out.contact.get((name, k), Tally(0.0)))
+            transfer.merge(out.transfer.get((name, k), Tally(0.0)))
+        overall = IntervalOutput(out.step, [k], {("all", k): contact}, {("all", k): transfer}, {}, {}, {})
+        for metric, value in overall.figures("service", "all", k).items():
+            rows.append((replication, label, "overall", "all", metric, value))
+        for name in targets:
+            figures = out.figures("target", name, k)
+            for metric in TARGET_METRICS:
+                rows.append((replication, label, "target", name, metric, figures[metric]))
+        for g in groups:
+            rows.append((replication, label, "group", g, "staffed_agents", out.staffed.get((g, k), math.nan)))
+            rows.append((replication, label, "group", g, "agent_occupancy", out.occupancy.get((g, k), math.nan)))
+    return rows
+
+
+def summarise_intervals(per_replication: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Tidy :data:`INTERVAL_COLUMNS` from per-replication interval rows (as :func:`summarise`,
+    per interval)."""
+    if per_replication.empty:
+        return pd.DataFrame(columns=INTERVAL_COLUMNS)
+    parts = []
+    for interval, grp in per_replication.groupby("interval", sort=True):
+        part = summarise(grp.drop(columns="interval"), level)
+        part.insert(0, "interval", interval)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)[INTERVAL_COLUMNS]
 
 
 def _fmt(x: float) -> float | None:
@@ -66,6 +120,10 @@ class SimulationResult:
         events: one row per transition (``None`` when run with ``keep_events=False``).
         transfers: one row per transfer request (``None`` when run with ``keep_events=False``).
         timeline: per group, sampled over simulated time.
+        intervals: per interval of the clock (when run with ``interval=``), tidy
+            ``interval, scope, key, metric, mean, ci_low, ci_high, n``; ``interval`` is the
+            interval's start clock time ``"HH:MM"``; ``None`` otherwise.
+        per_replication_intervals: the per-replication values behind :attr:`intervals`.
     """
 
     scenario: Scenario | str | None
@@ -75,10 +133,14 @@ class SimulationResult:
     events: pd.DataFrame | None = None
     transfers: pd.DataFrame | None = None
     timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
+    per_replication_intervals: pd.DataFrame | None = None
     metrics: pd.DataFrame = field(init=False)
+    intervals: pd.DataFrame | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics = summarise(self.per_replication)
+        pri = self.per_replication_intervals
+        self.intervals = None if pri is None else summarise_intervals(pri)
 
     def metric(self, name: str, scope: str = "overall", key: str = "all") -> tuple[float, float, float]:
         """``(mean, ci_low, ci_high)`` of one figure, e.g. ``metric("transfer_abandonment_rate",
@@ -110,12 +172,19 @@ class SimulationResult:
                 out["overall"][r.metric] = entry
             else:
                 out[where[r.scope]].setdefault(r.key, {})[r.metric] = entry
-        return {
+        result: dict[str, Any] = {
             "scenario": getattr(self.scenario, "name", None),
             "replications": self.replications,
             "seed": self.seed,
             "metrics": out,
         }
+        if self.intervals is not None:
+            result["intervals"] = [
+                {"interval": r.interval, "scope": r.scope, "key": r.key, "metric": r.metric, "mean": _fmt(r.mean),
+                 "ci95": [_fmt(r.ci_low), _fmt(r.ci_high)]}
+                for r in self.intervals.itertuples(index=False)
+            ]
+        return result
 
     def to_json(self, **kwargs: Any) -> str:
         """:meth:`to_dict` as JSON text (NaN written as ``null``)."""
@@ -135,11 +204,15 @@ class SimulationResult:
             "transfers.parquet": self.transfers,
             "timeline.parquet": self.timeline,
             "per_replication.parquet": self.per_replication,
+            "per_replication_intervals.parquet": self.per_replication_intervals,
+            "intervals.parquet": self.intervals,
         }
         for name, frame in frames.items():
             if frame is not None:
                 atomic_write(d / name, lambda p, f=frame: f.to_parquet(p, index=False))
         atomic_write(d / "metrics.csv", lambda p: self.metrics.to_csv(p, index=False))
+        if self.intervals is not None:
+            atomic_write(d / "intervals.csv", lambda p: self.intervals.to_csv(p, index=False))  # type: ignore[union-attr]
         meta = self.to_dict()
         if hasattr(self.scenario, "to_dict"):
             meta["scenario_definition"] = self.scenario.to_dict()
@@ -169,6 +242,7 @@ class SimulationResult:
             events=read("events.parquet"),
             transfers=read("transfers.parquet"),
             timeline=read("timeline.parquet") if (d / "timeline.parquet").exists() else pd.DataFrame(columns=TIMELINE_COLUMNS),
+            per_replication_intervals=read("per_replication_intervals.parquet"),
         )
 
 

@@ -56,6 +56,7 @@ from ..lifecycle import (
 from ..results.metrics import Tally
 from .agents import AgentPool, AgentState
 from .arrivals import gap_sampler
+from .intervals import Intervals
 from .routing import Policy, make_policy
 from .streams import stream, uniform_sampler
 
@@ -83,6 +84,8 @@ def _counted() -> dict[tuple[str, str], tuple[str, bool]]:
     out[("reject", "routing")] = ("rejects", True)
     out[("accept", "engaged")] = ("joined", True)  # transfers_accepted and the time to join
     out[(TRANSFER.event, "engaged")] = ("transfers_returned", True)  # policy "return"
+    out[("withdraw", "routing")] = out[("withdraw", "offered")] = ("withdrawals", True)  # end of a shift
+    out[("assign", "engaged")] = ("assigned", False)  # the wait in the queue and service level
     return out
 
 
@@ -119,6 +122,8 @@ class ReplicationOutput:
     events: list[tuple[Any, ...]] | None  # rows with EventRow's fields
     transfers: list[tuple[Any, ...]] | None  # rows with TransferRow's fields
     timeline: list[tuple[Any, ...]] = field(default_factory=list)  # rows with TimelineRow's fields
+    staffed: dict[str, float] = field(default_factory=dict)  # group -> mean agents on shift
+    intervals: Intervals | None = None  # per clock interval, when asked for
 
 
 def _sampler(dist: Any, rng: Any) -> Callable[[], float]:
@@ -138,6 +143,7 @@ class Replication:
         *,
         keep_events: bool,
         timeline_step: float | None,
+        interval: float | None = None,
     ) -> None:
         self.sc = scenario
         sim = scenario.simulation
@@ -154,11 +160,15 @@ class Replication:
         # agents, groups, targets: members in the scenario's order (frontline-1, frontline-2,
         # ..., then named agents), a single agent's target holding that agent
         self.groups = {g.name: g for g in scenario.groups}
+        clock0 = sim.start_seconds
+        self.shift_changes = {name: sh.changes(clock0, self.end) for name, sh in scenario.shifts().items()}
+        self.on_time = {name: sh.on_time(clock0, self.warmup, self.end) for name, sh in scenario.shifts().items()}
         self.pool = AgentPool(
             scenario.all_agents(),
             {t: (scenario.agents_of(t) if t in self.groups else sorted(m)) for t, m in scenario.targets().items()},
             list(self.groups),
             self.warmup,
+            {name: on for name, (on, _) in self.shift_changes.items()},
         )
         self.agents = self.pool.agents
         self.members = self.pool.members
@@ -202,8 +212,9 @@ class Replication:
             for s in scenario.services
         }
         max_ttj = max(float(s.transfer_timeout) for s in scenario.services)
-        self.by_service = {s.name: Tally(max_ttj) for s in scenario.services}
+        self.by_service = {s.name: Tally(max_ttj, float(s.service_level_threshold)) for s in scenario.services}
         self.by_target = {t: Tally(max_ttj) for t in self.members}
+        self.intervals = None if interval is None else Intervals(scenario, interval, max_ttj, self.warmup, self.end)
         # whether a timer fires before an event due at a time (its tie rule), as bare functions
         self.dissuasion_first = DISSUASION.rule
         self.transfer_first = TRANSFER.rule
@@ -247,11 +258,15 @@ class Replication:
                     ttj = now - c.transfer_requested_at  # type: ignore[operator]
                     s.joined(ttj)
                     t.joined(ttj)  # type: ignore[union-attr]
+                elif count == "assigned":
+                    s.assigned(now - c.arrived_at)
                 else:
                     n = len(data["agents"]) if count == "offers" else 1
                     s.counts[count] += n
                     if t is not None:
                         t.counts[count] += n
+                if self.intervals is not None:
+                    self.intervals.count(c, count, per_target, now, len(data["agents"]) if count == "offers" else 1)
 
     def _transfer_row(self, c: SimContact, outcome: str, ended_at: float) -> None:
         if self.transfer_rows is None:
@@ -302,11 +317,15 @@ class Replication:
             c.leave_at, c.leave_event = p, "customer_leave"
         if c.counted:
             self.by_service[s.name].counts["arrivals"] += 1
+            if self.intervals is not None:
+                self.intervals.arrived(c)
         self.arrivals_since[s.entry_group] += 1
         if self.log is not None:
             self.log.append((now, c.cid, s.name, "arrive", None, c.chart_state, None, s.entry_group, None))
         free = self.free[s.entry_group]
-        if free:
+        if c.leave_at <= now and c.leave_event == DISSUASION.event:  # a zero dissuasion_timeout
+            self._send(c, DISSUASION.event, now, group=s.entry_group)
+        elif free:
             self._assign(c, self.routing[s.entry_group].pick(free), s.entry_group, now)
         else:
             self.queue[s.entry_group].append(c)
@@ -357,7 +376,8 @@ class Replication:
             self._at(TRANSFER.deadline_of(c) - now, self._on_transfer_end, (c, c.transfer_no, TRANSFER.event), URGENT)
         else:
             self._at(leave - now, self._on_transfer_end, (c, c.transfer_no, "customer_leave"))
-        self._route(c, now)
+        if not self.transfer_first(c, now):  # a zero transfer_timeout fires before the first offer
+            self._route(c, now)
 
     def _eligible(self, c: SimContact) -> list[AgentState]:
         """The agents ``c``'s transfer may be offered to now (longest idle first for a group)."""
@@ -473,7 +493,7 @@ class Replication:
     # -- an agent looks for work ---------------------------------------------------------
     def _dispatch(self, a: AgentState, now: float) -> None:
         """Serve ``a``'s waiting work while it has a free slot: transfers first, oldest first."""
-        while a.busy < a.slots:
+        while a.on_shift and a.busy < a.slots:
             c = self._oldest_transfer(a)
             if c is not None:
                 self._route(c, now)
@@ -512,6 +532,25 @@ class Replication:
         """Close a queued contact at its exit time (patience or dissuasion), found lazily."""
         self._send(c, c.leave_event, c.leave_at, group=c.group)
 
+    # -- shifts -------------------------------------------------------------------------
+    def _on_shift_change(self, ev: Any) -> None:
+        a, on = ev._value
+        now = self.env._now
+        if on:
+            self.pool.sign_on(a, now)
+            self._dispatch(a, now)
+            return
+        self.pool.sign_off(a, now)
+        # its outstanding offers are withdrawn (it is not excluded); a transfer left with no offer
+        # is routed again, to the agents still on shift
+        for c in [c for c in self.transferring.values() if a.name in c.offered]:
+            group = self.target_group[c.target]
+            self._send(c, "withdraw", now, agent=a.name, group=group)
+            del c.tokens[a.name]
+            self.pool.release(a, now)
+            if not c.offered:
+                self._route(c, now)
+
     # -- run ----------------------------------------------------------------------------
     def _sample_timeline(self, ev: Any) -> None:
         now = self.env._now
@@ -523,7 +562,7 @@ class Replication:
                     g,
                     self.in_transfer[g],
                     sum(a.busy for a in members),
-                    sum(a.slots for a in members),
+                    sum(a.slots for a in members if a.on_shift),
                     self.arrivals_since[g],
                 )
             )
@@ -533,10 +572,16 @@ class Replication:
 
     def run(self) -> ReplicationOutput:
         """Simulate warm-up plus horizon and return the counts (and records if kept)."""
+        for name, (_, changes) in self.shift_changes.items():
+            a = self.agents[name]
+            for t, on in changes:
+                self._at(t, self._on_shift_change, (a, on))
         for s in self.sc.services:
             self._schedule_arrival(s, 0.0)
         if self.timeline_step:
             self._at(self.timeline_step, self._sample_timeline, None)
+        if self.intervals is not None:
+            self.intervals.schedule(self)
         self.env.run(until=self.end)
         self._finish()
         span = self.end - self.warmup
@@ -544,10 +589,13 @@ class Replication:
             self.replication,
             self.by_service,
             self.by_target,
-            {g: self.pool.occupancy(g, span) for g in self.groups},
+            {g: self.pool.occupancy(g, self.on_time) for g in self.groups},
             self.log,
             self.transfer_rows,
             self.timeline,
+            {g: sum(self.on_time[a.name] for a in self.members[g]) / span if span > 0 else math.nan
+             for g in self.groups},
+            None if self.intervals is None else self.intervals.close(self),
         )
 
     def _finish(self) -> None:

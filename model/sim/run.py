@@ -8,18 +8,22 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..results.records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS
-from ..results.result import SimulationResult, per_replication_rows
+from ..results.result import SimulationResult, per_interval_rows, per_replication_rows
 from ..scenario import Scenario, as_scenario
 from .engine import Replication, ReplicationOutput
+from .intervals import interval_seconds
 
 __all__ = ["simulate", "run_replication", "combine"]
 
 
 def run_replication(
-    scenario: Scenario, seed: int, replication: int, keep_events: bool = True, timeline_step: float | None = 300.0
+    scenario: Scenario, seed: int, replication: int, keep_events: bool = True, timeline_step: float | None = 300.0,
+    interval: float | None = None,
 ) -> ReplicationOutput:
-    """Run replication ``replication`` of ``scenario`` with the streams of ``(seed, replication)``."""
-    return Replication(scenario, seed, replication, keep_events=keep_events, timeline_step=timeline_step).run()
+    """Run replication ``replication`` of ``scenario`` with the streams of ``(seed, replication)``
+    (``interval``: seconds of the clock intervals to count figures in, or ``None``)."""
+    return Replication(scenario, seed, replication, keep_events=keep_events, timeline_step=timeline_step,
+                       interval=interval).run()
 
 
 def simulate(
@@ -30,6 +34,7 @@ def simulate(
     timeline_step: float | None = 300.0,
     progress: bool | Callable[[int], None] = False,
     force: bool = False,
+    interval: str | float | None = None,
 ) -> SimulationResult:
     """Simulate ``scenario`` (a :class:`~model.scenario.Scenario` or a path to a TOML file).
 
@@ -43,8 +48,11 @@ def simulate(
         progress: show a ``tqdm.auto`` bar, or a callback given the replications done.
         force: run even when the estimated work exceeds the bounds of docs/limits.md (otherwise
             :class:`~model.workload.WorkTooLarge` is raised before anything runs).
+        interval: also give every figure per interval of the clock (``"15m"``, ``"1h"``, or
+            seconds; a whole number of minutes dividing 24 h) in ``result.intervals``.
     """
     sc = as_scenario(scenario)
+    step = None if interval is None else interval_seconds(interval)
     seed = sc.simulation.seed if seed is None else int(seed)
     n = sc.simulation.replications if replications is None else int(replications)
     if n < 1:
@@ -60,7 +68,7 @@ def simulate(
         bar = tqdm(total=n, desc=f"{sc.name}", unit="rep")
     outputs = []
     for i in range(n):
-        outputs.append(run_replication(sc, seed, i, keep_events, timeline_step))
+        outputs.append(run_replication(sc, seed, i, keep_events, timeline_step, step))
         if bar is not None:
             bar.update(1)
         elif callable(progress):
@@ -75,14 +83,21 @@ def combine(scenario: Scenario, seed: int, outputs: list[ReplicationOutput]) -> 
     outputs = sorted(outputs, key=lambda o: o.replication)
     rows = []
     for o in outputs:
-        rows.extend(per_replication_rows(o.replication, o.by_service, o.by_target, o.occupancy))
+        rows.extend(per_replication_rows(o.replication, o.by_service, o.by_target, o.occupancy, o.staffed))
     per_rep = pd.DataFrame(rows, columns=["replication", "scope", "key", "metric", "value"])
+    per_interval = None
+    if outputs and all(o.intervals is not None for o in outputs):
+        services = [s.name for s in scenario.services]
+        targets = list(scenario.targets())
+        groups = [g.name for g in scenario.groups]
+        iv_rows = [r for o in outputs for r in per_interval_rows(o.replication, o.intervals, services, targets, groups)]  # type: ignore[arg-type]
+        per_interval = pd.DataFrame(iv_rows, columns=["replication", "interval", "scope", "key", "metric", "value"])
     events = transfers = None
     if all(o.events is not None for o in outputs):
         events = _frame(outputs, "events", EVENT_COLUMNS, sort=["replication", "time"])
         transfers = _frame(outputs, "transfers", TRANSFER_COLUMNS)
     timeline = _frame(outputs, "timeline", TIMELINE_COLUMNS)
-    return SimulationResult(scenario, seed, len(outputs), per_rep, events, transfers, timeline)
+    return SimulationResult(scenario, seed, len(outputs), per_rep, events, transfers, timeline, per_interval)
 
 
 _CATEGORIES = {"service", "event", "from_state", "to_state", "agent", "group", "target", "outcome"}
