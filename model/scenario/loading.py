@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .distributions import data_directory
 from .errors import Problem, ScenarioError
 from .schema import Scenario, scenario_from_dict
 
@@ -27,6 +28,7 @@ def load_scenario(path: str | Path) -> Scenario:
     Raises :class:`ScenarioError` for a missing or unreadable file, text that is not UTF-8, a TOML
     syntax error (with line), nesting too deep to parse, an empty file or invalid content. A UTF-8
     byte-order mark at the start (as some Windows editors save) is ignored.
+    Data files of empirical distributions (``file = ...``) are relative to the scenario file's folder.
     """
     import tomllib
 
@@ -63,7 +65,8 @@ def load_scenario(path: str | Path) -> Scenario:
                                          "hundreds of levels deep)")], source) from None
     if not data:
         raise ScenarioError([Problem("", _EMPTY)], source)
-    return scenario_from_dict(data, name=p.stem, source=source)
+    with data_directory(p.parent):  # an empirical distribution's file is relative to this file
+        return scenario_from_dict(data, name=p.stem, source=source)
 
 
 def as_scenario(scenario: Scenario | str | os.PathLike[str]) -> Scenario:
