@@ -641,8 +641,6 @@ def test_console_script_exit_2_for_a_missing_data_file(tmp_path: Path) -> None:
     mentions(line, "error: ", str(path), "services.support.patience", f"data file not found: {tmp_path / 'gone.parquet'}")
 
 
-@pytest.mark.xfail(reason="model/scenario/errors.py _KIND_TAGS lacks 'empirical': the union tag shows in the path",
-                   strict=False)
 def test_empirical_error_path_has_no_union_tag(tmp_path: Path) -> None:
     message = load_error(tmp_path, handle='{ kind = "empirical", values = [60, -1] }')
     assert "groups.frontline.handle_time.values[1]: " in message, message

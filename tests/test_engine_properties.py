@@ -66,7 +66,7 @@ def mean_of(dist: dict[str, Any]) -> float:
 
 
 @st.composite
-def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
+def scenarios(draw: Any, hot: bool | None = None, shifty: bool = False) -> dict[str, Any]:
     n_groups = draw(st.integers(1, 3))
     groups = [f"g{i}" for i in range(n_groups)]
     named = [f"ag{i}" for i in range(draw(st.integers(0, 2)))]
@@ -75,6 +75,10 @@ def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
          "max_concurrent": draw(st.integers(1, 3))}
         for a in named
     ]
+    for a in agents:  # shifts that start and end within the run (it lasts at most 65 minutes)
+        if shifty or draw(st.booleans()):
+            a["shifts"] = draw(st.sampled_from([[["00:10", "00:30"]], [["00:00", "00:20"], ["00:40", "23:50"]],
+                                                [["23:00", "00:25"]], [["00:05", "00:06"], ["00:30", "00:31"]]]))
     members = {g: sum(g in a["groups"] for a in agents) for g in groups}
     targets = groups + [f"agent:{a}" for a in named]
     group_rows = []
@@ -86,15 +90,20 @@ def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
         # transfer rules: at most 0.8 in all, so no set of groups can bounce a contact forever
         rules = []
         budget = 0.8
-        for to in draw(st.lists(st.sampled_from(targets), min_size=1 if hot and not k else 0, max_size=3, unique=True)):
-            p = draw(st.sampled_from([0.2, 0.4] if hot else [0.05, 0.2, 0.4]))
+        for to in draw(st.lists(st.sampled_from(targets), min_size=1 if (hot and not k) or shifty else 0, max_size=3,
+                                unique=True)):
+            p = draw(st.sampled_from([0.2, 0.4] if hot or shifty else [0.05, 0.2, 0.4]))
             if p <= budget + 1e-12:
                 budget -= p
                 rules.append({"to": to, "probability": p, "message": draw(st.sampled_from([None, "note"]))})
         rules = [{k: v for k, v in r.items() if v is not None} for r in rules]
+        staffing: Any = n
+        if n and (shifty or draw(st.booleans())):  # a rota whose steps fall within the run, down to nobody on shift
+            staffing = {"profile": [["00:00", n], ["00:15", draw(st.integers(0, n))], ["00:35", draw(st.integers(0, n))],
+                                    ["00:50", n]]}
         row: dict[str, Any] = {
             "name": g,
-            "agents": n,
+            "agents": staffing,
             "max_concurrent": 1 if hot and k else draw(st.integers(1, 3)),
             "handle_time": draw(distributions(200.0, 600.0) if hot and k else distributions(20.0, 400.0)),
             "routing": draw(st.sampled_from(ROUTINGS)),
@@ -102,16 +111,19 @@ def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
             "reject_probability": draw(st.sampled_from([0.3, 0.6] if hot and k else [0.0, 0.0, 0.2, 0.6, 1.0])),
             "transfers": rules,
         }
-        if draw(st.booleans()):
+        if shifty:  # offers stay outstanding for minutes, so shifts end while they wait
+            row["accept_delay"] = draw(distributions(60.0, 400.0))
+        elif draw(st.booleans()):
             row["accept_delay"] = draw(distributions(1.0, 20.0))
-        if draw(st.booleans()):
+        if not shifty and draw(st.booleans()):
             row["offer_timeout"] = draw(st.sampled_from([0.5, 8.0, 30.0, 90.0]))
         group_rows.append(row)
     services = []
     for i in range(draw(st.integers(1, 2))):
         entry = draw(st.sampled_from(groups))
         g = next(r for r in group_rows if r["name"] == entry)
-        entry_slots = g["agents"] * g["max_concurrent"] + sum(a["max_concurrent"] for a in agents if entry in a["groups"])
+        n_anon = g["agents"] if isinstance(g["agents"], int) else max(v for _, v in g["agents"]["profile"])
+        entry_slots = n_anon * g["max_concurrent"] + sum(a["max_concurrent"] for a in agents if entry in a["groups"])
         # offered load of the entry group: light to heavily overloaded
         rho = draw(st.sampled_from([0.2, 0.6, 0.9, 1.2, 2.5]))
         rate = max(1.0, rho * entry_slots * 3600.0 / mean_of(g["handle_time"]))
@@ -127,7 +139,7 @@ def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
             "name": f"s{i}",
             "entry_group": entry,
             "arrivals": arrivals,
-            "transfer_timeout": draw(st.sampled_from([0.5, 3.0, 15.0, 60.0, 180.0, 600.0])),
+            "transfer_timeout": draw(st.sampled_from([0.0, 0.5, 3.0, 15.0, 60.0, 180.0, 600.0])),
             "on_transfer_timeout": draw(st.sampled_from(["abandon", "return"])),
         }
         if draw(st.booleans()):
@@ -135,7 +147,7 @@ def scenarios(draw: Any, hot: bool | None = None) -> dict[str, Any]:
         if hot or draw(st.booleans()):
             svc["transfer_patience"] = draw(distributions(5.0, 300.0))
         if draw(st.booleans()):
-            svc["dissuasion_timeout"] = draw(st.sampled_from([5.0, 120.0, 600.0]))
+            svc["dissuasion_timeout"] = draw(st.sampled_from([0.0, 5.0, 120.0, 600.0]))
         services.append(svc)
     return {
         "name": "property",
@@ -190,7 +202,7 @@ def check_replication(sc: Any, out: Any) -> None:
             assert finals == 0, f"contact {cid}: {event} after a final state"
             assert c.state == before, f"contact {cid}: logged from {before}, model is in {c.state}"
             data: dict[str, Any] = {}
-            if event in ("assign", "accept", "reject", "offer_timeout") and agent:
+            if event in ("assign", "accept", "reject", "offer_timeout", "withdraw") and agent:
                 data["agent"] = agent
             if event == "request_transfer":
                 data["target"] = target
@@ -224,6 +236,9 @@ def check_replication(sc: Any, out: Any) -> None:
             elif event == "reject":
                 expect_s[s]["rejects"] += 1
                 expect_t[target]["rejects"] += 1
+            elif event == "withdraw":
+                expect_s[s]["withdrawals"] += 1
+                expect_t[target]["withdrawals"] += 1
             elif event == "transfer_timeout" and after == "engaged":
                 expect_s[s]["transfers_returned"] += 1
                 expect_t[target]["transfers_returned"] += 1
@@ -236,7 +251,7 @@ def check_replication(sc: Any, out: Any) -> None:
     for s, tally in out.by_service.items():
         cnt = tally.counts
         for key in ("arrivals", "transfers_requested", "transfers_accepted", "rejects", "transfers_returned",
-                    *FINAL_COUNTS):
+                    "withdrawals", *FINAL_COUNTS):
             assert cnt[key] == expect_s[s][key], f"service {s}: {key} {cnt[key]} != {expect_s[s][key]} in the log"
         assert cnt["open"] == open_contacts[s] >= 0
         assert cnt["arrivals"] == sum(cnt[k] for k in FINAL_COUNTS) + cnt["open"]
@@ -258,9 +273,20 @@ def check_replication(sc: Any, out: Any) -> None:
     requester: dict[int, str] = {}
     was_returned: set[int] = set()
     offers: dict[int, list[str]] = {}
+    shifts = sc.shifts()
+    clock0 = sc.simulation.start_seconds
     for r in rows:
         time, cid, _, event, before, after, agent = r[:7]
-        if before == "offered":  # leaving `offered` releases every reserved offer
+        if event in ("assign", "offer"):  # only an agent on shift takes a contact or an offer
+            for a in agent.split(","):
+                assert shifts[a].on_at(clock0 + time), f"{event} to {a}, off shift at t={time}: {r}"
+        if event == "withdraw":  # only the withdrawn agent's offer, at the end of its shift
+            assert not shifts[agent].on_at(clock0 + time), f"withdraw from {agent}, on shift at t={time}: {r}"
+            offers[cid].remove(agent)
+            held[agent] -= 1
+            if not offers[cid]:
+                del offers[cid]
+        elif before == "offered":  # leaving `offered` releases every reserved offer
             for a in offers.pop(cid, []):
                 held[a] -= 1
         if before == "engaged" and event in ("close", "request_transfer", "customer_leave"):
@@ -313,6 +339,15 @@ def test_any_valid_scenario_simulates_to_the_end_and_keeps_the_invariants(data):
 def test_transfers_waiting_for_busy_agents_who_reject_keep_the_invariants(data):
     """Where the engine once failed: transfers wait for one or two busy agents, who reject some
     of them; customers leave while they wait (an agent offered a contact that had left)."""
+    run_one(data)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=not SLOW)
+@given(scenarios(shifty=True))
+def test_shifts_that_end_while_offers_wait_keep_the_invariants(data):
+    """Staffing over the day: agents go off shift holding chats and outstanding offers (which are
+    withdrawn), groups step down to nobody on shift, transfers wait for the next shift."""
     run_one(data)
 
 

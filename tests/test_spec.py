@@ -12,7 +12,7 @@ from model.cli import app
 from model.lifecycle import STATES
 from model.spec import DiagramUnavailable, mermaid, transition_table, write_diagram
 
-# The 13 transitions of LIFECYCLE.md: (state, event, target) -> guard.
+# The 15 transitions of LIFECYCLE.md: (state, event, target) -> guard.
 EXPECTED: dict[tuple[str, str, str], str] = {
     ("queued", "assign", "engaged"): "agent_is_free and before_dissuasion_deadline",
     ("queued", "customer_leave", "abandoned_queue"): "",
@@ -26,6 +26,8 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("transferring.routing", "offer", "transferring.offered"): "agents_are_eligible",
     ("transferring.offered", "reject", "transferring.routing"): "holds_offer",
     ("transferring.offered", "offer_timeout", "transferring.routing"): "holds_offer",
+    ("transferring.offered", "withdraw", "transferring.offered"): "holds_offer and others_hold_offers",
+    ("transferring.offered", "withdraw", "transferring.routing"): "holds_offer",
     ("transferring.offered", "accept", "engaged"): "holds_offer and before_transfer_deadline",
 }
 
@@ -36,7 +38,7 @@ needs_dot = pytest.mark.requires_tool("dot", hint="Graphviz: run 'make system-de
 def test_transition_table_has_exactly_the_13_transitions_of_the_lifecycle() -> None:
     table = transition_table()
     assert list(table.columns) == ["state", "event", "target", "guard", "action"]
-    assert len(table) == 13
+    assert len(table) == 15
     rows = {(r.state, r.event, r.target) for r in table.itertuples()}
     assert rows == set(EXPECTED)
 
@@ -109,7 +111,7 @@ def test_cli_model_table_prints_every_transition_and_nothing_else() -> None:
     result = CliRunner().invoke(app, ["model", "--table"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 14  # header + 13 transitions
+    assert len(lines) == 16  # header + 15 transitions
     assert lines[0].split() == ["state", "event", "target", "guard", "action"]
     rows = {tuple(line.split()[:3]) for line in lines[1:]}
     assert rows == set(EXPECTED)
@@ -118,7 +120,7 @@ def test_cli_model_table_prints_every_transition_and_nothing_else() -> None:
 def test_cli_model_without_options_prints_the_table() -> None:
     result = CliRunner().invoke(app, ["model"])
     assert result.exit_code == 0
-    assert len([line for line in result.stdout.splitlines() if line.strip()]) == 14
+    assert len([line for line in result.stdout.splitlines() if line.strip()]) == 16
 
 
 @needs_dot

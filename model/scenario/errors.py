@@ -17,7 +17,7 @@ from ..errors import TransferSimError
 __all__ = ["Problem", "ScenarioError", "from_validation_error", "refuse", "show", "shorten"]
 
 #: every distribution ``kind``; used to drop pydantic's union tags from field paths
-_KIND_TAGS = ("exponential", "constant", "deterministic", "lognormal", "gamma", "uniform", "erlang")
+_KIND_TAGS = ("exponential", "constant", "deterministic", "lognormal", "gamma", "uniform", "erlang", "empirical")
 _MISSING = object()
 #: the longest value (its repr) and the longest path or allowed list a problem line shows
 VALUE_LIMIT = 80

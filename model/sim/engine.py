@@ -534,22 +534,28 @@ class Replication:
 
     # -- shifts -------------------------------------------------------------------------
     def _on_shift_change(self, ev: Any) -> None:
-        a, on = ev._value
+        """Agents whose shifts end or start at this instant, all at once (so a transfer withdrawn
+        from one of them is never offered to another whose shift ends at the same instant)."""
+        changes = ev._value
         now = self.env._now
-        if on:
-            self.pool.sign_on(a, now)
-            self._dispatch(a, now)
-            return
-        self.pool.sign_off(a, now)
-        # its outstanding offers are withdrawn (it is not excluded); a transfer left with no offer
-        # is routed again, to the agents still on shift
-        for c in [c for c in self.transferring.values() if a.name in c.offered]:
-            group = self.target_group[c.target]
-            self._send(c, "withdraw", now, agent=a.name, group=group)
-            del c.tokens[a.name]
-            self.pool.release(a, now)
-            if not c.offered:
-                self._route(c, now)
+        ending = [a for a, on in changes if not on]
+        for a in ending:
+            self.pool.sign_off(a, now)
+        for a, on in changes:
+            if on:
+                self.pool.sign_on(a, now)
+        # the outstanding offers of agents going off shift are withdrawn (they are not excluded);
+        # a transfer left with no offer is routed again, to the agents on shift
+        for a in ending:
+            for c in [c for c in self.transferring.values() if a.name in c.offered]:
+                self._send(c, "withdraw", now, agent=a.name, group=self.target_group[c.target])
+                del c.tokens[a.name]
+                self.pool.release(a, now)
+                if not c.offered:
+                    self._route(c, now)
+        for a, on in changes:
+            if on:
+                self._dispatch(a, now)
 
     # -- run ----------------------------------------------------------------------------
     def _sample_timeline(self, ev: Any) -> None:
@@ -572,10 +578,12 @@ class Replication:
 
     def run(self) -> ReplicationOutput:
         """Simulate warm-up plus horizon and return the counts (and records if kept)."""
+        at: dict[float, list[tuple[AgentState, bool]]] = {}
         for name, (_, changes) in self.shift_changes.items():
-            a = self.agents[name]
             for t, on in changes:
-                self._at(t, self._on_shift_change, (a, on))
+                at.setdefault(t, []).append((self.agents[name], on))
+        for t in sorted(at):
+            self._at(t, self._on_shift_change, at[t], URGENT)  # staffing at t holds for all of t
         for s in self.sc.services:
             self._schedule_arrival(s, 0.0)
         if self.timeline_step:
