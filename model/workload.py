@@ -194,11 +194,11 @@ def estimate_work(
     sim = scenario.simulation
     span = float(sim.warmup) + float(sim.horizon)
     groups = {g.name: g for g in scenario.groups}
-    members = {g.name: g.agents for g in scenario.groups}
+    members = {g.name: g.agent_count for g in scenario.groups}
     for a in scenario.agents:
         for g in a.groups:
             members[g] = members.get(g, 0) + 1
-    n_agents = sum(g.agents for g in scenario.groups) + len(scenario.agents)
+    n_agents = sum(g.agent_count for g in scenario.groups) + len(scenario.agents)
 
     parts: dict[str, float] = {}
 
