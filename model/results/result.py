@@ -153,6 +153,19 @@ class SimulationResult:
         r = row.iloc[0]
         return (float(r["mean"]), float(r["ci_low"]), float(r["ci_high"]))
 
+    def by_interval(self, metric: str, scope: str = "overall", key: str = "all") -> pd.DataFrame:
+        """One figure per interval of the clock, indexed by ``interval`` (``"HH:MM"``), with columns
+        ``mean, ci_low, ci_high, n``: e.g. ``by_interval("queue_abandonment_rate")`` or
+        ``by_interval("staffed_agents", "group", "billing")``. Needs a run with ``interval=``."""
+        iv = self.intervals
+        if iv is None:
+            raise ValueError("this result has no intervals: simulate(..., interval=\"1h\") gives them")
+        rows = iv[(iv.scope == scope) & (iv.key == key) & (iv.metric == metric)]
+        if rows.empty:
+            known = sorted(set(iv[iv.scope == scope].metric)) if scope in set(iv.scope) else []
+            raise KeyError(f"no metric {metric!r} per interval for {scope} {key!r}; metrics of {scope}: {known}")
+        return rows.set_index("interval")[["mean", "ci_low", "ci_high", "n"]]
+
     def table(self, scope: str = "overall", key: str = "all", metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """The figures of one scope/key as a readable frame indexed by metric name."""
         m = self.metrics
