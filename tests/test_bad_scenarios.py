@@ -133,6 +133,13 @@ BAD_VALUES: dict[str, list[tuple[str, Any]]] = {
                ("overlap", [["08:00", "12:00"], ["11:00", "13:00"]]),
                ("overlap-midnight", [["22:00", "02:00"], ["01:00", "03:00"]]), ("clock-bad", [["08:00", "24:00"]]),
                ("int", [[800, "16:00"]])],
+    "real": [("bool", True), ("string", "5"), ("empty", ""), ("nan", NAN), ("inf", INF), ("list", [1]),
+             ("overflow", 1e300)],
+    "sigma": [("bool", True), ("string", "0.5"), ("empty", ""), ("negative", -1), ("zero", 0), ("nan", NAN),
+              ("inf", INF), ("overflow", 1e300), ("list", [1])],
+    "value_list": [("empty", []), ("one", [5]), ("negative", [-1, 2]), ("all-zero", [0, 0]), ("string", "5"),
+                   ("string-item", ["a", 2]), ("nan", [NAN, 1]), ("inf", [1, INF]), ("bool", [True, 2]),
+                   ("duration-item", ["5s", 9]), ("table", {"a": 1})],
     "group_list": [("empty", []), ("string", "billing"), ("unknown", ["nosuch"]), ("int-item", [5]),
                    ("table", {"a": 1})],
 }
@@ -158,6 +165,8 @@ DIST_FIELDS = {
     "gamma": {"mean": "duration", "cv": "cv"},
     "uniform": {"low": "duration0", "high": "duration"},
     "erlang": {"mean": "duration", "k": "int1"},
+    "lognormal-native": {"mu": "real", "sigma": "sigma"},
+    "empirical": {"values": "value_list"},
 }
 REQUIRED = {
     "simulation": ["horizon"],
@@ -210,7 +219,7 @@ def _mutate_table(where: str, table: dict[str, Any], kind: str) -> Iterator[tupl
 
 
 def _mutate_distribution(where: str, dist: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    fields = DIST_FIELDS[dist["kind"]]
+    fields = DIST_FIELDS["lognormal-native" if "mu" in dist else dist["kind"]]
     yield from _mutate_fields(where, dist, fields)
     yield f"{where}-unknown-kind", {**dist, "kind": "weibull"}
     yield f"{where}-kind-int", {**dist, "kind": 5}

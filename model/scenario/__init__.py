@@ -10,11 +10,13 @@ from .distributions import (
     AnyDistribution,
     Constant,
     Distribution,
+    Empirical,
     Erlang,
     Exponential,
     Gamma,
     Lognormal,
     Uniform,
+    data_directory,
 )
 from .durations import parse_clock, parse_duration
 from .errors import Problem, ScenarioError
@@ -36,6 +38,7 @@ __all__ = [
     "Constant",
     "DISTRIBUTION_KINDS",
     "Distribution",
+    "Empirical",
     "Erlang",
     "Exponential",
     "Gamma",
@@ -49,6 +52,7 @@ __all__ = [
     "TransferRule",
     "Uniform",
     "as_scenario",
+    "data_directory",
     "load_scenario",
     "parse_clock",
     "parse_duration",
