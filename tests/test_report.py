@@ -532,3 +532,47 @@ def test_a_sweep_headline_for_a_scope_without_the_figure_says_so(sweep) -> None:
         "The sweep has no transfer_abandonment_rate for transfers to nobody."]
     with pytest.raises(KeyError, match="no figure 'made_up'"):
         sweep_headline(sweep, small_scenario(), key="billing", metric="made_up")
+
+
+# -- the per-interval view ----------------------------------------------------------------------------
+def test_a_report_without_intervals_has_no_per_interval_section(report: Path) -> None:
+    html = report.read_text()
+    assert 'id="intervals"' not in html and not (report.parent / "intervals.png").exists()
+    assert "worst interval" not in html.lower()
+
+
+def test_the_interval_title_says_the_length() -> None:
+    from model.report.intervals import interval_title
+
+    assert interval_title(3600.0) == "Hour by hour"
+    assert interval_title(900.0) == "Every 15 min" and interval_title(7200.0) == "Every 2 h"
+    assert interval_title(86400.0) == "Every 24 h" and interval_title(None) == "By interval of the clock"
+
+
+def test_a_report_per_interval_says_when_nothing_was_lost_and_when_nothing_was_transferred(tmp_path) -> None:
+    """No patience and a large staff: no contact leaves the queue, nothing is transferred. The section
+    says so in words; no transfer sentence, no blank cell left unexplained ("-")."""
+    from helpers import one_group
+
+    res = simulate(one_group(**{"groups.g.agents": 6}), interval="30m")
+    index = build_report(res, tmp_path / "calm")
+    page = read_report(index)
+    html = index.read_text()
+    assert '<h2 id="intervals">Every 30 min</h2>' in html
+    assert page.answer[-1] == "Queue abandonment is 0.0 % in every interval."
+    assert "For transfers" not in html
+    table = page.table("Per interval, mean (95 % CI)")
+    assert [r[0] for r in table["rows"]] == ["00:00-00:30", "00:30-01:00"]
+    col = table["header"].index("transfer abandonment")
+    assert table["header"][:3] == ["interval", "arrivals", "agents on shift: g"]
+    assert all(r[col] == "-" for r in table["rows"])  # no transfer requested: no figure
+
+
+def test_a_report_of_a_single_interval_does_not_invent_its_end(tmp_path) -> None:
+    """One interval: its length cannot be read off the start times, so the report says "from"."""
+    from helpers import one_group
+
+    res = simulate(one_group(**{"simulation.horizon": 1200}), interval="1h")
+    page = read_report(build_report(res, tmp_path / "one"))
+    table = page.table("Per interval, mean (95 % CI)")
+    assert [r[0] for r in table["rows"]] == ["from 00:00"]

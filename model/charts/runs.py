@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
@@ -162,8 +163,18 @@ def _transfer_targets(sc: Scenario) -> set[str]:
 
 
 def timeline_chart(result: SimulationResult) -> Figure:
-    """Over the simulated day (clock hours from ``simulation.start``), mean over replications:
-    transfers waiting per target group, agent occupancy per group, and arrivals per hour."""
+    """Over the simulated day (clock hours from ``simulation.start``), mean over replications.
+
+    From the top: transfers waiting per target group; queue abandonment of all contacts (with its
+    95 % band: from ``result.intervals`` when the run has them, else per clock hour from the event
+    log, else a note saying neither was kept; see :func:`.intervals.queue_abandonment_over_day`);
+    agent occupancy per group (busy over on-shift chat slots: above 100 % while agents whose shift
+    ended finish their chats); chat slots on shift per group (the rota, as sampled); arrivals per
+    hour. ``fig.axes`` keeps the first three panels' older order: waiting, occupancy, arrivals,
+    then slots on shift and queue abandonment.
+    """
+    from .intervals import queue_abandonment_over_day
+
     tl = result.timeline
     if tl is None or len(tl) == 0:
         raise ValueError("this result has no timeline (run with a timeline_step)")
@@ -179,31 +190,66 @@ def timeline_chart(result: SimulationResult) -> Figure:
     groups = list(dict.fromkeys(str(g.name) for g in sc.groups)) or sorted(mean["group"].unique())
     groups = [g for g in groups if g in set(mean["group"])]
     with style():
-        fig = new_figure(9.0, 8.0)
-        axes = fig.subplots(3, 1, sharex=True)
+        fig = new_figure(9.0, 11.5)
+        grid = fig.add_gridspec(5, 1)
+        # created in the older order (waiting, occupancy, arrivals), placed top to bottom as:
+        # waiting, queue abandonment, occupancy, slots on shift, arrivals (which carries the time axis)
+        waiting = fig.add_subplot(grid[0])
+        occupancy = fig.add_subplot(grid[2], sharex=waiting)
+        arrivals_ax = fig.add_subplot(grid[4], sharex=waiting)
+        slots = fig.add_subplot(grid[3], sharex=waiting)
+        lost = fig.add_subplot(grid[1], sharex=waiting)
+        axes = [waiting, occupancy, arrivals_ax, slots, lost]
         targets = _transfer_targets(sc)
+        occupancy_top: list[float] = []
         for i, g in enumerate(groups):
             d = mean[mean["group"] == g].sort_values("hour")
             c = colour(i)
             if g in targets or d["waiting_transfers"].any():
-                axes[0].plot(d["hour"], d["waiting_transfers"], color=c, lw=1.8, label=g)
+                waiting.plot(d["hour"], d["waiting_transfers"], color=c, lw=1.8, label=g)
             occ = d["busy_slots"] / d["slots"].replace(0, np.nan)
-            axes[1].plot(d["hour"], occ, color=c, lw=1.8, label=g)
+            occupancy_top += [v * 1.05 for v in occ if v == v]
+            occupancy.plot(d["hour"], occ, color=c, lw=1.8, label=g)
+            slots.step(d["hour"], d["slots"], where="post", color=c, lw=1.8, label=g)
             if d["arrivals"].any():
-                axes[2].plot(d["hour"], d["arrivals"] * 3600.0 / step, color=c, lw=1.8, label=g)
-        axes[0].set_ylabel("transfers waiting\n(contacts)")
-        axes[0].set_title("Over the simulated day (mean over replications)")
-        axes[1].set_ylabel(f"{figure('agent_occupancy').label}\n(% of chat slots busy)")
-        axes[1].yaxis.set_major_formatter(PercentFormatter(1.0))
-        axes[1].set_ylim(0, 1.05)
-        axes[2].set_ylabel("new contacts\n(per hour)")
-        axes[2].set_xlabel("time of day (h)")
+                arrivals_ax.plot(d["hour"], d["arrivals"] * 3600.0 / step, color=c, lw=1.8, label=g)
+        _queue_abandonment(lost, queue_abandonment_over_day(result), start)
+        waiting.set_ylabel("transfers waiting\n(contacts)")
+        waiting.set_title("Over the simulated day (mean over replications)")
+        occupancy.set_ylabel(f"{figure('agent_occupancy').label}\n(% of chat slots busy)")
+        occupancy.yaxis.set_major_formatter(PercentFormatter(1.0))
+        # above 100 % while agents whose shift ended finish their chats (their slots are off shift)
+        top = max(1.05, float(np.nanmax(occupancy_top))) if occupancy_top else 1.05
+        occupancy.set_ylim(0, top)
+        slots.set_ylabel("chat slots on shift\n(the rota)")
+        arrivals_ax.set_ylabel("new contacts\n(per hour)")
+        arrivals_ax.set_xlabel("time of day (h)")
         for ax in axes:
             ax.set_ylim(bottom=0)
+            if ax is not arrivals_ax:
+                ax.tick_params(labelbottom=False)
             if warm > 0:
                 ax.axvspan(start / 3600.0, (start + warm) / 3600.0, color="0.85", alpha=0.6, lw=0,
-                           label="warm-up (not counted)" if ax is axes[0] else None)
+                           label="warm-up (not counted)" if ax is waiting else None)
             if ax.get_legend_handles_labels()[0]:  # e.g. no transfer target: nothing waits, no legend
-                title = {id(axes[0]): "target group", id(axes[2]): "entry group"}.get(id(ax), "group")
+                title = {id(waiting): "target group", id(arrivals_ax): "entry group", id(lost): None}.get(id(ax), "group")
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
     return fig
+
+
+def _queue_abandonment(ax: Axes, found: tuple[pd.DataFrame, str] | None, start: float) -> None:
+    """Queue abandonment of all contacts as steps over the day with their 95 % band, or a note."""
+    info = figure("queue_abandonment_rate")
+    ax.set_ylabel(f"{info.label}\n(% of contacts)")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1.02)
+    if found is None:
+        ax.text(0.5, 0.5, "not available: keep the event log, or run with --by 1h", transform=ax.transAxes,
+                ha="center", va="center", color="0.35")
+        return
+    frame, source = found
+    x = (start + frame[["start", "end"]].to_numpy(float).ravel()) / 3600.0
+    c = info.colour or colour(1)
+    ax.plot(x, np.repeat(frame["mean"].to_numpy(float), 2), color=c, lw=1.8, label=f"all contacts, {source}")
+    ax.fill_between(x, np.repeat(frame["ci_low"].to_numpy(float), 2), np.repeat(frame["ci_high"].to_numpy(float), 2),
+                    color=c, alpha=0.2, lw=0, label="95 % CI")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..workload import Work
 
 __all__ = ["parse_target", "check_metric", "check_force", "expect_note", "oserror_text", "writable_folder",
-           "load_or_fail", "folder_kind_of", "executor_option"]
+           "load_or_fail", "folder_kind_of", "executor_option", "parse_interval"]
 
 
 def parse_target(text: str | float, metric: str, option: str = "--target") -> float:
@@ -127,3 +127,15 @@ def executor_option(executor: str, scheduler: str | None) -> str:
     if executor not in ("processes", "serial"):
         fail(f"--executor must be 'processes' or 'serial' (use --scheduler ADDRESS for Dask), got {executor!r}")
     return executor
+
+
+def parse_interval(text: str, option: str = "--by") -> float:
+    """Seconds of an interval of the clock as typed (``1h``, ``30m``, ``15m``, or seconds), or exit 2
+    with one line naming ``option``, the value and the allowed values (a whole number of minutes
+    that divides 24 h, :func:`model.sim.intervals.interval_seconds`)."""
+    from ..sim.intervals import interval_seconds
+
+    try:
+        return interval_seconds(text)
+    except ValueError as err:
+        fail(f"{option} {text!r}: {err}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,16 +10,18 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ..results.figures import figure
+from ..results.figures import FigureInfo, figure
 from .app import fail
-from .args import check_force, expect_note, load_or_fail, oserror_text, parse_target, writable_folder
+from .args import (check_force, expect_note, load_or_fail, oserror_text, parse_interval, parse_target,
+                   writable_folder)
 
 if TYPE_CHECKING:
+    from ..charts.intervals import IntervalRow
     from ..results import SimulationResult
     from ..scenario import Scenario
 
-__all__ = ["MAIN_FIGURES", "figure_line", "format_figures", "check_run_out", "run_lines", "write_run", "run_cmd",
-           "report_cmd"]
+__all__ = ["MAIN_FIGURES", "figure_line", "format_figures", "check_run_out", "run_lines", "interval_lines",
+           "worst_line", "write_run", "run_cmd", "report_cmd"]
 
 
 MAIN_FIGURES: tuple[str, ...] = (
@@ -32,6 +35,8 @@ MAIN_FIGURES: tuple[str, ...] = (
     "time_to_join_p90",
     "queue_abandonment_rate",
     "abandonment_rate",
+    "service_level",
+    "wait_mean",
 )
 """The figures ``run`` prints per scope, in this order (each written as its record in
 :mod:`model.results.figures` says)."""
@@ -69,8 +74,11 @@ def check_run_out(out: Path, force: bool, option: str = "--out") -> None:
     writable_folder(out, option)
 
 
-def run_lines(result: SimulationResult, sc: Scenario, json_out: bool) -> list[str]:
-    """What ``run`` prints: the JSON, or the figures overall, per transfer target and occupancy."""
+def run_lines(result: SimulationResult, sc: Scenario, json_out: bool, step: float | None = None,
+              width: int | None = None) -> list[str]:
+    """What ``run`` prints: the JSON, or the figures overall, per transfer target, occupancy and
+    agents on shift per group, then (when run ``--by`` an interval of ``step`` seconds) the
+    figures per interval and the worst interval (:func:`interval_lines`)."""
     if json_out:
         return [result.to_json(indent=2)]
     lines = [f"{sc.name}: {result.replications} replications, seed {result.seed}, "
@@ -81,10 +89,125 @@ def run_lines(result: SimulationResult, sc: Scenario, json_out: bool) -> list[st
         if result.metric("transfers_requested", "target", t)[0] > 0:
             lines.append(f"transfers to {t}")
             lines += format_figures(result, "target", t)
-    lines.append(figure("agent_occupancy").label)
+    staffed = figure("staffed_agents")
+    lines.append(f"{figure('agent_occupancy').label}, {staffed.label}")
     for g in result.metrics.query("scope == 'group'").key.unique():
-        lines.append(figure_line("agent_occupancy", *result.metric("agent_occupancy", "group", g), label=str(g)))
+        line = figure_line("agent_occupancy", *result.metric("agent_occupancy", "group", g), label=str(g))
+        try:
+            mean, lo, hi = result.metric("staffed_agents", "group", g)
+        except KeyError:  # a result read back from before staffed_agents existed
+            mean = lo = hi = math.nan
+        lines.append(f"{line:<62}{staffed.text(mean):>6}  ({staffed.text(lo)} - {staffed.text(hi)})"
+                     if mean == mean else line)
+    if result.intervals is not None and not json_out:
+        lines += interval_lines(result, step, width)
     return lines
+
+
+def _bare(info: FigureInfo, x: float) -> str:
+    """A value in ``info``'s format without its unit (``"26.0"`` for ``26.0 %``): the unit is said once."""
+    return info.text(x).removesuffix(f" {info.unit}")
+
+
+def _cell(name: str, values: tuple[float, float, float], ci: bool) -> str:
+    info = figure(name)
+    mean, lo, hi = values
+    text = f"{info.text(mean):>7}"
+    return f"{text} ({_bare(info, lo)}-{_bare(info, hi)})" if ci and mean == mean else text
+
+
+def worst_line(rows: Sequence[IntervalRow], metric: str, lead: str = "worst interval") -> str:
+    """``worst interval: 12:00-13:00, queue abandonment 31.2 % (26.0 - 36.4 %)``; ``none`` and
+    why when no interval lost anything, or none has the figure."""
+    from ..charts.intervals import worst_interval
+
+    info = figure(metric)
+    label = info.label.split(" (")[0]
+    if not any(r.get(metric)[0] == r.get(metric)[0] for r in rows):
+        return f"{lead}: none, no interval has a {label} figure"
+    worst = worst_interval(rows, metric)
+    if worst is None:
+        return f"{lead}: none, {label} is {info.text(0.0)} in every interval"
+    mean, lo, hi = worst.get(metric)
+    return f"{lead}: {worst.span}, {label} {info.text(mean)} ({_bare(info, lo)} - {info.text(hi)})"
+
+
+def interval_lines(result: SimulationResult, step: float | None = None, width: int | None = None) -> list[str]:
+    """The figures per interval as a compact table (arrivals, agents on shift per group - their
+    sum beyond three groups -, queue and transfer abandonment, service level), then the worst
+    interval in words. 95 % intervals are shown where the table fits in ``width`` columns
+    (default: the terminal's, 120 when not a terminal), dropped right to left otherwise."""
+    import shutil
+
+    from ..charts.intervals import INTERVAL_FIGURES, WORST_BY, interval_rows, interval_step
+
+    rows = interval_rows(result, step)
+    if not rows:
+        return ["per interval: no interval after the warm-up"]
+    step = step if step is not None else interval_step(result.intervals)  # type: ignore[arg-type]
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    rates = [n for n in INTERVAL_FIGURES if figure(n).is_proportion]
+    with_ci = set(rates)
+    lines = _interval_table(rows, rates, with_ci)
+    for name in reversed(rates):  # drop the intervals right to left until the table fits
+        if max(map(len, lines)) <= width:
+            break
+        with_ci.discard(name)
+        lines = _interval_table(rows, rates, with_ci)
+    every = f"every {_duration(step)}" if step is not None else "per interval"
+    ci_note = ("mean (95 % CI over replications)" if with_ci == set(rates) else
+               "mean (95 % CI over replications where the width allows; all in --json and intervals.csv)"
+               if with_ci else "mean over replications (95 % CIs: a wider terminal, --json or intervals.csv)")
+    lines.insert(0, f"{every} of the clock: {ci_note}")
+    lines.append(worst_line(rows, WORST_BY[0]))
+    if any(r.get(WORST_BY[1])[0] == r.get(WORST_BY[1])[0] for r in rows):
+        lines.append(worst_line(rows, WORST_BY[1], "worst interval for transfers"))
+    return lines
+
+
+def _interval_table(rows: Sequence[IntervalRow], rates: Sequence[str], with_ci: set[str]) -> list[str]:
+    """The table of :func:`interval_lines`: header lines, then a line per interval."""
+    arrivals, staffed = figure("arrivals"), figure("staffed_agents")
+    groups = list(dict.fromkeys(g for r in rows for g in r.staffed))
+    per_group = len(groups) <= 3
+    cols: list[tuple[str, list[str], str]] = [
+        ("interval", [r.span for r in rows], "<"),
+        (arrivals.label, [arrivals.text(r.get("arrivals")[0]) for r in rows], ">")]
+    if per_group:
+        cols += [(g, [staffed.text(r.staffed.get(g, (math.nan,) * 3)[0]) for r in rows], ">") for g in groups]
+    else:  # a named agent in two groups counts in both: a sum of groups, not a head count
+        cols.append((f"{staffed.label}, sum of groups",
+                     [staffed.text(sum(v[0] for v in r.staffed.values())) for r in rows], ">"))
+    cols += [(figure(n).label.split(" (")[0], [_cell(n, r.get(n), n in with_ci) for r in rows], "<")
+             for n in rates]
+    cell_widths = [max(len(c) for c in cells) for _, cells, _ in cols]
+    # rate headers wider than their cells are all split over two lines, so they read alike
+    split = any(len(h) > w for (h, _, _), w in zip(cols[-len(rates):], cell_widths[-len(rates):]))
+    heads = [_header(h, 0 if split and i >= len(cols) - len(rates) else w)
+             for i, ((h, _, _), w) in enumerate(zip(cols, cell_widths))]
+    widths = [max(len(a), len(b), w) for (a, b), w in zip(heads, cell_widths)]
+
+    def line(texts: Sequence[str]) -> str:
+        return "  " + "  ".join(f"{t:{a}{w}}" for t, (_, _, a), w in zip(texts, cols, widths)).rstrip()
+
+    out = [x for x in (line([h[0] for h in heads]), line([h[1] for h in heads])) if x.strip()]
+    if per_group and groups:
+        out.insert(0, " " * (2 + widths[0] + 2 + widths[1] + 2) + staffed.label)
+    return out + [line([cells[i] for _, cells, _ in cols]) for i in range(len(rows))]
+
+
+def _header(text: str, width: int) -> tuple[str, str]:
+    """A column header as two lines: ``("", text)`` when it is no wider than the column's cells,
+    else split at the space that makes it narrowest (``("transfer", "abandonment")``)."""
+    if len(text) <= width or " " not in text:
+        return "", text
+    cuts = [i for i, ch in enumerate(text) if ch == " "]
+    i = min(cuts, key=lambda c: max(c, len(text) - c - 1))
+    return text[:i], text[i + 1:]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds / 60:g} min"
 
 
 def write_run(result: SimulationResult, out: Path, report: bool = False) -> Path | None:
@@ -128,6 +251,9 @@ def run_cmd(
                                 "--out, or reports/<name>/ (data too) when --out is not given."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier run's output in --out, and run even "
                                "above the work bounds of docs/limits.md."),
+    by: Optional[str] = typer.Option(None, "--by", help="Also give the figures per interval of the clock, e.g. "
+                                     "1h, 30m, 15m (whole minutes dividing 24 h): a table, the worst "
+                                     "interval, intervals.csv with --out."),
 ) -> None:
     """Simulate a scenario over replications and print its figures with 95 % confidence intervals."""
     from tqdm.auto import tqdm
@@ -135,6 +261,7 @@ def run_cmd(
     from ..sim import simulate
     from ..workload import estimate_work
 
+    step = None if by is None else parse_interval(by, "--by")
     sc = load_or_fail(scenario)
     default_out = report and out is None
     if default_out:
@@ -149,8 +276,8 @@ def run_cmd(
     expect_note(work)
     with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
         result = simulate(sc, seed=seed, replications=n, keep_events=keep,
-                          progress=lambda done: bar.update(1), force=True)
-    lines = run_lines(result, sc, json_out)
+                          progress=lambda done: bar.update(1), force=True, interval=step)
+    lines = run_lines(result, sc, json_out, step)
     index = None
     if out is not None:
         try:
@@ -164,7 +291,8 @@ def run_cmd(
     if json_out:
         return
     if out is not None:
-        typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv, run.json)")
+        extra = " intervals.csv," if result.intervals is not None else ""
+        typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv,{extra} run.json)")
     if index is not None:
         typer.echo(f"wrote {index}")
 

@@ -24,9 +24,11 @@ from matplotlib.figure import Figure
 
 from .. import charts
 from ..charts.frames import default_key, number, numeric, param_columns
+from ..charts.intervals import intervals_chart
 from ..results.figures import figure
 from .failures import failed_heatmap, failed_line, failed_rows, failures_headline
 from .headline import headline, sweep_headline, timeout_path, tune_headline
+from .intervals import interval_view
 from .loading import ReportError, load_failures, load_results
 from .scenario_rows import scenario_rows, scenario_value
 from .tables import figures_table, glossary, occupancy_rows, sweep_table, tune_rows
@@ -109,14 +111,15 @@ def build_report(
 
     figures: list[dict[str, str]] = []
 
-    def add(slug: str, title: str, caption: str, make: Callable[[], Figure]) -> None:
+    def add(slug: str, title: str, caption: str, make: Callable[[], Figure],
+            into: list[dict[str, str]] = figures) -> None:
         try:
             fig = make()
         except (ValueError, KeyError) as err:  # the data cannot give this chart: say why in its place
-            figures.append({"slug": slug, "title": title, "caption": f"Not drawn: {err}", "src": "", "file": ""})
+            into.append({"slug": slug, "title": title, "caption": f"Not drawn: {err}", "src": "", "file": ""})
             return
         path = charts.save_png(fig, out / f"{slug}.png")
-        figures.append({"slug": slug, "title": title, "caption": caption, "src": _embed(path), "file": path.name})
+        into.append({"slug": slug, "title": title, "caption": caption, "src": _embed(path), "file": path.name})
 
     answer: list[str] = []
     sweep_key = None
@@ -164,8 +167,19 @@ def build_report(
                 + failed_note,
                 lambda: failed_heatmap(sweep, failures, xpath, ypath, metric=metric, scope=scope, key=sweep_key,
                                        target=target, fixed=None))
+    per_interval = interval_view(result) if result is not None else None
     if result is not None:
         answer += headline(result, target)
+        if per_interval is not None:
+            answer += per_interval["worst"][:1]
+            per_interval["figures"] = []
+            queue, lost = figure("queue_abandonment_rate").label, figure(_LOST).label.split(" (")[0]
+            add("intervals", per_interval["title"],
+                f"Mean over replications per interval of the clock, in run order: {figure('arrivals').label} with "
+                f"their 95 % interval, {figure('staffed_agents').label} per group (the rota), and {queue} and "
+                f"{lost} with their 95 % bands (a contact counts in the interval it arrived in, a transfer in the "
+                f"one it was requested in). Shaded: the worst interval for {queue}.",
+                lambda: intervals_chart(result), into=per_interval["figures"])
         if result.transfers is not None:
             add("time_to_join", "How long a transfer takes to be joined",
                 "Cumulative share of all transfer requests joined by a given time; the curve levels off at "
@@ -175,7 +189,10 @@ def build_report(
             "Left: every contact by the entry group of its service. Right: every transfer request by "
             "its target group.", lambda: charts.outcomes_chart(result))
         add("timeline", "Over the simulated day",
-            "Mean over replications, sampled every few minutes; the grey band is the warm-up, not counted.",
+            "Mean over replications, sampled every few minutes; the grey band is the warm-up, not counted. "
+            f"{figure('queue_abandonment_rate').label.capitalize()} is per interval of the run when it has them, "
+            "else per clock hour from the event log. Chat slots on shift follow the rota; occupancy goes above "
+            "100 % while agents whose shift ended finish their chats.",
             lambda: charts.timeline_chart(result))
     add("statechart", "The transfer lifecycle",
         "The statechart every simulated contact follows (states and events of LIFECYCLE.md).",
@@ -189,6 +206,7 @@ def build_report(
         sweep_header, sweep_rows = [], []
     shown = [n for t in tables for n in t["definitions"]]
     shown += ["agent_occupancy"] if occupancy else []
+    shown += per_interval["names"] if per_interval is not None else []
     shown += [metric] if sweep is not None and len(sweep) else []
     slugs = [f["slug"] for f in figures]
     failed_after = "heatmap" if "heatmap" in slugs else ("sweep" if "sweep" in slugs else None)
@@ -201,6 +219,7 @@ def build_report(
         run={"replications": result.replications, "seed": result.seed} if result is not None else None,
         figures=figures,
         tables=tables,
+        intervals=per_interval,
         occupancy=occupancy,
         sweep_header=sweep_header,
         sweep_rows=sweep_rows,

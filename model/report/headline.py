@@ -13,7 +13,7 @@ from ..charts.frames import default_key, hold, number, numeric, param_columns, p
 from ..charts.runs import CONTACT_ENDS, timeouts_by_target
 from ..results.figures import figure
 from .scenario_rows import scenario_value
-from .words import pct, pct_ci, seconds_text, target_text, value_ci, value_text
+from .words import agents_text, pct, pct_ci, seconds_text, target_text, value_ci, value_text
 
 if TYPE_CHECKING:
     from ..results import SimulationResult
@@ -85,7 +85,9 @@ def headline(result: SimulationResult, target: float | None = None) -> list[str]
             text += f", with its chat slots busy {pct_ci(r['mean'], r['ci_low'], r['ci_high'])} of the time"
         g = groups.get(worst)
         if g is not None:
-            text += (f" ({g.agents} agent{'s' if g.agents != 1 else ''} x {g.max_concurrent} "
+            count = agents_text(g.agents)
+            rota = " by the rota" if count != str(g.agents) else ""
+            text += (f" ({count} agent{'s' if count != '1' else ''}{rota} x {g.max_concurrent} "
                      f"chat{'s' if g.max_concurrent != 1 else ''})")
         out.append(text + ".")
     elif not occ.empty:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .words import duration_text, seconds_text
+from .words import agents_text, duration_text, seconds_text
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -49,7 +49,7 @@ def scenario_rows(sc: Scenario) -> dict[str, Any]:
     groups = [
         {
             "name": g.name,
-            "agents": g.agents,
+            "agents": agents_text(g.agents, steps=True),
             "max_concurrent": g.max_concurrent,
             "handle_time": _dist_text(g.handle_time),
             "routing": f"{g.offer_mode}, {g.routing}",

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..results.figures import FigureInfo, percent
 
-__all__ = ["FAILED", "pct", "pct_ci", "value_ci", "seconds_text", "duration_text", "value_text", "target_text"]
+__all__ = ["FAILED", "pct", "pct_ci", "value_ci", "seconds_text", "duration_text", "value_text", "target_text",
+           "agents_text"]
 
 FAILED = "failed"
 """The word a failed point's cells carry, in the heat map, on the line chart and in the table."""
@@ -63,3 +64,14 @@ def value_text(v: Any) -> str:
 def target_text(info: FigureInfo, target: float) -> str:
     """A target of ``info``: ``"5 %"`` for a proportion (as typed, no rounding), else its format."""
     return f"{100 * target:g} %" if info.is_proportion else info.text(target)
+
+
+def agents_text(agents: Any, *, steps: bool = False) -> str:
+    """A group's anonymous agents as said: ``"3"``, or for a staffing profile its range ``"2-6"``
+    (with ``steps``: ``"2-6 (rota: 00:00 2, 09:00 6, 11:00 3)"``)."""
+    profile = getattr(agents, "profile", None)
+    if profile is None:
+        return str(agents)
+    counts = [int(n) for _, n in profile]
+    span = f"{min(counts)}-{max(counts)}" if min(counts) != max(counts) else str(counts[0])
+    return f"{span} (rota: {', '.join(f'{c} {n}' for c, n in profile)})" if steps else span
