@@ -332,9 +332,6 @@ def test_the_day_chart_reads_queue_abandonment_from_the_intervals_else_the_event
     assert list(y[::2]) == list(from_intervals["mean"])
 
 
-@pytest.mark.xfail(strict=True, reason="model/sim/intervals.py: the per-interval tallies never get their 'open' "
-                   "counts (Replication._finish sets them on by_service/by_target only), so an interval's rates "
-                   "divide by contacts still open at the horizon; remove this mark once fixed")
 def test_the_last_intervals_queue_abandonment_is_over_the_contacts_that_ended(rota_result) -> None:
     import copy
 

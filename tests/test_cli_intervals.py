@@ -225,7 +225,8 @@ def test_json_parses_and_carries_the_intervals(tmp_path) -> None:
     res = run(str(write(tmp_path)), "--by", "30m", "--json", "-r", "2")
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)  # the JSON alone: no table, no worst line
-    assert set(data) == {"scenario", "replications", "seed", "metrics", "intervals"}
+    assert set(data) == {"scenario", "replications", "seed", "metrics", "interval_seconds", "intervals"}
+    assert data["interval_seconds"] == 1800
     iv = data["intervals"]
     assert sorted({e["interval"] for e in iv}) == [f"{h:02d}:{m:02d}" for h in range(8, 12) for m in (0, 30)][:7]
     for e in iv:

@@ -124,6 +124,7 @@ class SimulationResult:
             ``interval, scope, key, metric, mean, ci_low, ci_high, n``; ``interval`` is the
             interval's start clock time ``"HH:MM"``; ``None`` otherwise.
         per_replication_intervals: the per-replication values behind :attr:`intervals`.
+        interval: the length of each interval in seconds (``None`` without intervals).
     """
 
     scenario: Scenario | str | None
@@ -134,6 +135,7 @@ class SimulationResult:
     transfers: pd.DataFrame | None = None
     timeline: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIMELINE_COLUMNS))
     per_replication_intervals: pd.DataFrame | None = None
+    interval: float | None = None  # seconds of each interval of :attr:`intervals`
     metrics: pd.DataFrame = field(init=False)
     intervals: pd.DataFrame | None = field(init=False)
 
@@ -192,6 +194,7 @@ class SimulationResult:
             "metrics": out,
         }
         if self.intervals is not None:
+            result["interval_seconds"] = self.interval
             result["intervals"] = [
                 {"interval": r.interval, "scope": r.scope, "key": r.key, "metric": r.metric, "mean": _fmt(r.mean),
                  "ci95": [_fmt(r.ci_low), _fmt(r.ci_high)]}
@@ -256,6 +259,7 @@ class SimulationResult:
             transfers=read("transfers.parquet"),
             timeline=read("timeline.parquet") if (d / "timeline.parquet").exists() else pd.DataFrame(columns=TIMELINE_COLUMNS),
             per_replication_intervals=read("per_replication_intervals.parquet"),
+            interval=meta.get("interval_seconds"),
         )
 
 

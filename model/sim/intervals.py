@@ -149,7 +149,16 @@ class Intervals:
             self.books[g].append(rep.pool.books(g))
 
     def close(self, rep: Replication) -> IntervalOutput:
-        """After the run (the books closed at its end): the per-interval output."""
+        """After the run (the books closed at its end): the per-interval output, with the contacts
+        and transfers still open at the horizon counted as such (rates are over those that ended)."""
+        for tally in self.contact.values():
+            cnt = tally.counts
+            cnt["open"] = cnt["arrivals"] - sum(cnt[k] for k in FINAL_STATES)
+        for tally in (*self.transfer.values(), *self.target.values()):
+            cnt = tally.counts
+            ended = sum(cnt[k] for k in ("transfers_accepted", "transfer_expired", "abandoned_transfer",
+                                          "transfers_returned"))
+            cnt["transfers_open"] = cnt["transfers_requested"] - ended
         self.books = {g: [*rows, rep.pool.books(g)] for g, rows in self.books.items()}
         segments = list(zip(self.bounds, self.bounds[1:]))
         ks = [self.index(t0) for t0, _ in segments]

@@ -97,7 +97,8 @@ def combine(scenario: Scenario, seed: int, outputs: list[ReplicationOutput]) -> 
         events = _frame(outputs, "events", EVENT_COLUMNS, sort=["replication", "time"])
         transfers = _frame(outputs, "transfers", TRANSFER_COLUMNS)
     timeline = _frame(outputs, "timeline", TIMELINE_COLUMNS)
-    return SimulationResult(scenario, seed, len(outputs), per_rep, events, transfers, timeline, per_interval)
+    step = outputs[0].intervals.step if per_interval is not None else None  # type: ignore[union-attr]
+    return SimulationResult(scenario, seed, len(outputs), per_rep, events, transfers, timeline, per_interval, step)
 
 
 _CATEGORIES = {"service", "event", "from_state", "to_state", "agent", "group", "target", "outcome"}
