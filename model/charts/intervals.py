@@ -76,7 +76,8 @@ def _clock(minutes: float) -> str:
 
 def interval_step(intervals: pd.DataFrame) -> float | None:
     """The interval length in seconds, read off the start times (the greatest common divisor of
-    their gaps round the clock); ``None`` with a single interval, whose length cannot be told."""
+    their gaps round the clock); ``None`` with a single interval, whose length cannot be told.
+    For results written before ``SimulationResult.interval`` was kept; prefer that when set."""
     starts = sorted({_minutes(x) for x in intervals["interval"]})
     if len(starts) < 2:
         return None
@@ -109,7 +110,7 @@ def interval_rows(result: SimulationResult, step: float | None = None) -> list[I
     iv = result.intervals
     if iv is None or len(iv) == 0:
         return []
-    step = step if step is not None else interval_step(iv)
+    step = step if step is not None else (result.interval or interval_step(iv))
     first = _run_start(result.scenario)
     span = step or 0.0
 
@@ -223,7 +224,7 @@ def queue_abandonment_over_day(result: SimulationResult) -> tuple[pd.DataFrame, 
     name = WORST_BY[0]
     iv = result.intervals
     if iv is not None and len(iv):
-        step = interval_step(iv) or (end - warm)
+        step = result.interval or interval_step(iv) or (end - warm)
         sel = iv[(iv["scope"] == "overall") & (iv["metric"] == name)]
         by = {str(r.interval): (float(r.mean), float(r.ci_low), float(r.ci_high)) for r in sel.itertuples()}
         rows = []

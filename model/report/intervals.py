@@ -84,5 +84,5 @@ def interval_view(result: SimulationResult) -> dict[str, Any] | None:
     rows = interval_rows(result)
     if not rows:
         return None
-    return {"title": interval_title(interval_step(iv)), "worst": worst_sentences(rows),
+    return {"title": interval_title(result.interval or interval_step(iv)), "worst": worst_sentences(rows),
             "table": interval_table(rows), "names": [*INTERVAL_FIGURES, "staffed_agents"]}
