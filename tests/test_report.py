@@ -569,10 +569,13 @@ def test_a_report_per_interval_says_when_nothing_was_lost_and_when_nothing_was_t
 
 
 def test_a_report_of_a_single_interval_does_not_invent_its_end(tmp_path) -> None:
-    """One interval: its length cannot be read off the start times, so the report says "from"."""
+    """One interval: the result keeps its length; a result without it (written before the length
+    was kept) cannot read it off one start time, so the report says "from"."""
     from helpers import one_group
 
     res = simulate(one_group(**{"simulation.horizon": 1200}), interval="1h")
     page = read_report(build_report(res, tmp_path / "one"))
-    table = page.table("Per interval, mean (95 % CI)")
-    assert [r[0] for r in table["rows"]] == ["from 00:00"]
+    assert [r[0] for r in page.table("Per interval, mean (95 % CI)")["rows"]] == ["00:00-01:00"]
+    res.interval = None
+    page = read_report(build_report(res, tmp_path / "old"))
+    assert [r[0] for r in page.table("Per interval, mean (95 % CI)")["rows"]] == ["from 00:00"]
