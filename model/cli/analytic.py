@@ -3,8 +3,9 @@ approximation of a scenario)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -12,7 +13,12 @@ from ..results.figures import percent
 from .app import fail
 from .args import load_or_fail
 
-__all__ = ["validate_cmd", "estimate_cmd"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..scenario import Scenario
+
+__all__ = ["validate_cmd", "estimate_cmd", "format_estimate"]
 
 
 def validate_cmd(
@@ -58,28 +64,98 @@ def validate_cmd(
 
 def estimate_cmd(
     scenario: Path = typer.Argument(..., help="Scenario file (TOML)."),
+    by: Optional[str] = typer.Option(
+        None, "--by", help="One estimate per clock interval of this length (15m, 30m, 1h, ...: whole minutes "
+        "dividing 24 h), from its arrival rate and staffing."),
+    simulate: bool = typer.Option(
+        False, "--simulate", help="Also simulate the scenario and show the simulated figures (95 % CI) next to "
+        "the analytic ones (per interval with --by)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
+                                               help="With --simulate; default: the scenario's."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0,
+                                       help="With --simulate; default: the scenario's."),
+    force: bool = typer.Option(False, "--force", help="With --simulate: run even above the work bounds of "
+                               "docs/limits.md."),
 ) -> None:
-    """Analytic approximation of each group's queue and transfer abandonment for a scenario."""
-    import math
-
+    """Analytic approximation of each group's queue and transfer abandonment for a scenario (per interval
+    of the day with --by; next to a simulation with --simulate)."""
+    from ..estimate_intervals import check_interval
     from ..validation import estimate
 
     sc = load_or_fail(scenario)
+    step = None
+    if by is not None:
+        try:
+            step = check_interval(by)
+        except ValueError as err:
+            fail(f"--by {by}: {err}")
     try:
-        df = estimate(sc)
+        df = estimate(sc, by=step)
     except (ValueError, ArithmeticError) as err:
         fail(f"cannot estimate {scenario}: {err}", code=1)
-    typer.echo(f"{sc.name}: analytic estimate per group (not a simulation)")
-    shown = df.copy()
-    for col in ("entry_per_hour", "transfers_in_per_hour"):
-        shown[col] = shown[col].map(lambda x: f"{x:.1f}")
-    shown["offered_erlangs"] = shown["offered_erlangs"].map(lambda x: f"{x:.2f}")
-    shown["rho"] = shown["rho"].map(lambda x: f"{x:.2f}")
-    shown["handle_mean_s"] = shown["handle_mean_s"].map(lambda x: f"{x:g}")
-    shown["transfer_timeout_s"] = shown["transfer_timeout_s"].map(lambda x: "-" if math.isnan(x) else f"{x:g}")
-    for col in ("queue_p_abandon", "transfer_p_abandon"):
-        shown[col] = shown[col].map(percent)
-    typer.echo(shown.to_string(index=False))
+    length = "" if step is None else (f"{step / 3600:g} h" if step % 3600 == 0 else f"{step / 60:g} min")
+    per = "" if step is None else f", per {length} interval of the clock"
+    typer.echo(f"{sc.name}: analytic estimate per group{per} (not a simulation)")
+    typer.echo(format_estimate(df).to_string(index=False))
+    note = next((a for a in df.attrs["assumptions"] if a.startswith("Averaged")), None)
+    if note is not None:
+        typer.echo(f"note: {note}")
     typer.echo("assumptions:")
     for a in df.attrs["assumptions"]:
-        typer.echo(f"  - {a}")
+        if a != note:
+            typer.echo(f"  - {a}")
+    if simulate:
+        _simulate_next_to(sc, df, step, replications, seed, force)
+
+
+def format_estimate(df: pd.DataFrame) -> pd.DataFrame:
+    """The estimate as text columns: rates with one decimal, probabilities as percentages, ``-`` for none."""
+    import math
+
+    def num(fmt: str) -> Callable[[float], str]:
+        return lambda x: "-" if x != x else ("inf" if math.isinf(x) else format(x, fmt))
+
+    shown = df.copy()
+    for col in ("entry_per_hour", "transfers_in_per_hour"):
+        shown[col] = shown[col].map(num(".1f"))
+    shown["servers"] = shown["servers"].map(lambda x: f"{x:.1f}".removesuffix(".0"))
+    shown["offered_erlangs"] = shown["offered_erlangs"].map(num(".2f"))
+    shown["rho"] = shown["rho"].map(num(".2f"))
+    shown["handle_mean_s"] = shown["handle_mean_s"].map(num("g"))
+    shown["transfer_timeout_s"] = shown["transfer_timeout_s"].map(num("g"))
+    for col in ("queue_p_abandon", "transfer_p_abandon"):
+        shown[col] = shown[col].map(percent)
+    return shown
+
+
+def _simulate_next_to(sc: Scenario, df: pd.DataFrame, step: float | None, replications: int | None,
+                      seed: int | None, force: bool) -> None:
+    """Simulate ``sc`` (per interval when ``step``) and print the analytic and simulated figures side by
+    side."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from ..estimate_intervals import agents_on_shift, compare
+    from ..results.figures import figure
+    from ..sim import simulate
+    from ..workload import estimate_work
+    from .args import check_force, expect_note
+
+    n = replications or sc.simulation.replications
+    work = estimate_work(sc, n, keep_events=False, timeline_step=300.0)
+    check_force(work, force, "this simulation")
+    expect_note(work)
+    with tqdm(total=n, desc=sc.name, unit="rep", disable=not sys.stderr.isatty(), leave=False) as bar:
+        result = simulate(sc, seed=seed, replications=n, keep_events=False, interval=step,
+                          progress=lambda done: bar.update(1), force=True)
+    simulated = result.metrics if step is None else result.intervals
+    table = compare(df, simulated, agents_on_shift(sc, step))
+    shown = table.drop(columns=["ci_low", "ci_high", "n"])
+    shown["analytic"] = [figure(f).text(x) for f, x in zip(table["figure"], table["analytic"])]
+    shown["simulated"] = [figure(f).text(x) for f, x in zip(table["figure"], table["simulated"])]
+    shown["95 % CI"] = ["-" if lo != lo else f"{figure(f).text(lo)} - {figure(f).text(hi)}"
+                        for f, lo, hi in zip(table["figure"], table["ci_low"], table["ci_high"])]
+    typer.echo(f"analytic vs simulated ({result.replications} replications, seed {result.seed}; "
+               f"{'per interval, ' if step is not None else ''}simulated mean and its 95 % CI)")
+    typer.echo(shown.to_string(index=False))
