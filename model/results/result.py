@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .intervals import summarise_intervals
 from .metrics import METRICS, TARGET_METRICS, Tally, summarise
-
-if TYPE_CHECKING:
-    from ..sim.intervals import IntervalOutput
 from .records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS  # the columns of the engine's rows
 
 if TYPE_CHECKING:
@@ -52,54 +50,6 @@ def per_replication_rows(
     for group, value in (staffed or {}).items():
         rows.append((replication, "group", group, "staffed_agents", value))
     return rows
-
-
-IntervalRow = tuple[int, str, str, str, str, float]
-"""One figure of one replication in one interval: ``(replication, interval, scope, key, metric, value)``."""
-
-INTERVAL_COLUMNS = ["interval", "scope", "key", "metric", "mean", "ci_low", "ci_high", "n"]
-"""The columns of :attr:`SimulationResult.intervals`."""
-
-
-def per_interval_rows(replication: int, out: IntervalOutput, services: Sequence[str], targets: Sequence[str],
-                      groups: Sequence[str]) -> list[IntervalRow]:
-    """Tidy per-interval rows of one replication: every service, the overall, every target and
-    every group, in every interval the run covered (clock order)."""
-    from ..sim.intervals import IntervalOutput, interval_label
-
-    rows: list[IntervalRow] = []
-    for k in out.covered:
-        label = interval_label(k, out.step)
-        contact, transfer = Tally(0.0), Tally(0.0)
-        for name in services:
-            for metric, value in out.figures("service", name, k).items():
-                rows.append((replication, label, "service", name, metric, value))
-            contact.merge(out.contact.get((name, k), Tally(0.0)))
-            transfer.merge(out.transfer.get((name, k), Tally(0.0)))
-        overall = IntervalOutput(out.step, [k], {("all", k): contact}, {("all", k): transfer}, {}, {}, {})
-        for metric, value in overall.figures("service", "all", k).items():
-            rows.append((replication, label, "overall", "all", metric, value))
-        for name in targets:
-            figures = out.figures("target", name, k)
-            for metric in TARGET_METRICS:
-                rows.append((replication, label, "target", name, metric, figures[metric]))
-        for g in groups:
-            rows.append((replication, label, "group", g, "staffed_agents", out.staffed.get((g, k), math.nan)))
-            rows.append((replication, label, "group", g, "agent_occupancy", out.occupancy.get((g, k), math.nan)))
-    return rows
-
-
-def summarise_intervals(per_replication: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Tidy :data:`INTERVAL_COLUMNS` from per-replication interval rows (as :func:`summarise`,
-    per interval)."""
-    if per_replication.empty:
-        return pd.DataFrame(columns=INTERVAL_COLUMNS)
-    parts = []
-    for interval, grp in per_replication.groupby("interval", sort=True):
-        part = summarise(grp.drop(columns="interval"), level)
-        part.insert(0, "interval", interval)
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)[INTERVAL_COLUMNS]
 
 
 def _fmt(x: float) -> float | None:

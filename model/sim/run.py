@@ -8,7 +8,8 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..results.records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS
-from ..results.result import SimulationResult, per_interval_rows, per_replication_rows
+from ..results.intervals import per_interval_rows
+from ..results.result import SimulationResult, per_replication_rows
 from ..scenario import Scenario, as_scenario
 from .engine import Replication, ReplicationOutput
 from .intervals import interval_seconds
