@@ -1,7 +1,7 @@
 """The analytic estimate per interval of the day (``estimate(scenario, by=...)``), with the
 scenario's real patience (M/M/n+G), and ``transfer-sim estimate --by / --simulate``.
 
-Semantics under test (README, "Analytic estimate"): an interval's arrival rate is its expected
+Semantics under test (docs/estimate.md): an interval's arrival rate is its expected
 arrivals over its length; within an interval each stretch of constant rates and staffing is its
 own steady state, weighted by its expected contacts; nobody on shift while contacts arrive gives
 p_abandon 1.0; no contacts give NaN rows (kept, so every interval has the same rows).
