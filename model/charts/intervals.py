@@ -25,6 +25,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..lifecycle import FINAL_STATES
 from ..results.figures import figure
+from ..results.metrics import QUEUE_ENDS
+from ..scenario.staffing import DAY
 from .style import PALETTE, colour, new_figure, style
 
 if TYPE_CHECKING:
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["INTERVAL_FIGURES", "WORST_BY", "QUEUE_ENDS", "IntervalRow", "interval_step", "interval_rows",
            "worst_interval", "span_text", "intervals_chart", "queue_abandonment_over_day"]
 
-DAY = 86400.0
 
 INTERVAL_FIGURES: tuple[str, ...] = ("arrivals", "queue_abandonment_rate", "transfer_abandonment_rate",
                                      "service_level")
@@ -41,9 +42,6 @@ INTERVAL_FIGURES: tuple[str, ...] = ("arrivals", "queue_abandonment_rate", "tran
 
 WORST_BY: tuple[str, ...] = ("queue_abandonment_rate", "transfer_abandonment_rate")
 """The figures whose worst interval is named: the first is "the worst interval"."""
-
-QUEUE_ENDS: tuple[str, ...] = ("abandoned_queue", "dissuaded")
-"""The final states counted by ``queue_abandonment_rate`` (model/results/metrics.py)."""
 
 Triple = tuple[float, float, float]
 _NONE: Triple = (math.nan, math.nan, math.nan)

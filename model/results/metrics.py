@@ -33,6 +33,9 @@ COUNTS: tuple[str, ...] = (
 )
 """What the engine counts, per service and per transfer target (contacts arrived after warm-up)."""
 
+QUEUE_ENDS: tuple[str, ...] = ("abandoned_queue", "dissuaded")
+"""The outcomes ``queue_abandonment_rate`` counts: the contacts lost before a first agent."""
+
 SERVICE_LEVEL_SECONDS = 20.0
 """The ``x`` of ``transfer_service_level(x)``: share of transfers joined within x seconds."""
 
@@ -130,7 +133,7 @@ class Tally:
         out: dict[str, float] = {k: float(c[k]) for k in METRICS if k in c}
         out["transfer_abandonment_rate"] = ratio(c["transfer_expired"] + c["abandoned_transfer"], req)
         out["transfer_success_rate"] = ratio(c["transfers_accepted"], req)
-        out["queue_abandonment_rate"] = ratio(c["abandoned_queue"] + c["dissuaded"], ended)
+        out["queue_abandonment_rate"] = ratio(sum(c[k] for k in QUEUE_ENDS), ended)
         out["abandonment_rate"] = ratio(ended - c["completed"], ended)
         out["service_level"] = ratio(c["assigned_within_service_level"], c["arrivals"])
         out["wait_mean"] = ratio(self.wait_sum, c["assigned"])
