@@ -148,9 +148,8 @@ def _times(raw: pd.DataFrame, columns: tuple[str, ...], where: str) -> tuple[pd.
     """The time columns as float seconds after midnight of the first day (seconds, or timestamps)."""
     values = {c: raw[c] for c in columns if c in raw}
     numeric = {c: pd.to_numeric(v, errors="coerce") for c, v in values.items()}
-    as_numbers = all(
-        bool(v.notna().sum() >= max(1, int(0.9 * values[c].notna().sum()))) for c, v in numeric.items()
-    )
+    # numbers when (nearly) every filled cell is one; an empty log reads as numbers too
+    as_numbers = all(bool(v.notna().sum() >= int(0.9 * values[c].notna().sum())) for c, v in numeric.items())
     if as_numbers:
         return pd.DataFrame(numeric, index=raw.index).astype(float), None
     stamps = {}
