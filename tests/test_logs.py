@@ -167,3 +167,16 @@ def test_waits_in_the_log_are_the_simulations_waits(logged) -> None:
     served = log.contacts[log.contacts.served]
     assert np.isclose(served.wait.mean(), logged.metric("wait_mean", "service", "chat")[0], rtol=0.1)
     assert not math.isnan(served.wait.mean())
+
+
+def test_the_example_week_reads_with_its_messy_rows_counted() -> None:
+    here = Path(__file__).resolve().parents[1] / "examples" / "logs"
+    log = read_log(here / "week.csv", transfers=here / "week-transfers.csv")
+    counts = {what.split(";")[0]: n for what, n, _ in log.cleaning.lines}
+    assert counts == {"no arrival time": 5, "neither answered nor ended (a phantom row)": 8,
+                      "a contact_id seen before": 12, "answered up to 2 s before arriving": 25,
+                      "answered but never ended (open at the log's end)": 40, "answered without an agent": 15}
+    assert log.days == 5 and log.start == pd.Timestamp("2026-03-02")
+    assert len(log.transfers) > 500 and set(log.transfers.outcome) == {"accepted", "expired", "customer_left"}
+    # the abandoners waited far less than the truth's mean patience (4 min): the bias calibration must avoid
+    assert log.contacts.loc[~log.contacts.served, "wait"].mean() < 0.5 * 240
