@@ -222,6 +222,13 @@ def write_run(result: SimulationResult, out: Path, report: bool = False) -> Path
     tmp = temp_folder(out)
     try:
         result.to_parquet(tmp)
+        if result.events is not None:  # the simulator's own log, in the contact-log format (docs/logs.md)
+            from ..logs import contacts_log
+            from ..results.result import atomic_write
+
+            contacts, transfers = contacts_log(result)
+            atomic_write(tmp / "contacts.csv", lambda p: contacts.to_csv(p, index=False))
+            atomic_write(tmp / "contact_transfers.csv", lambda p: transfers.to_csv(p, index=False))
         index = None
         if report:
             from ..report import build_report
@@ -292,7 +299,9 @@ def run_cmd(
         return
     if out is not None:
         extra = " intervals.csv," if result.intervals is not None else ""
-        typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv,{extra} run.json)")
+        logs = " contacts.csv, contact_transfers.csv," if result.events is not None else ""
+        why = "" if result.events is not None else "; no contacts.csv: the event log was not kept"
+        typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv,{extra}{logs} run.json){why}")
     if index is not None:
         typer.echo(f"wrote {index}")
 
