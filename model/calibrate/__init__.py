@@ -1,0 +1,14 @@
+"""Calibration: a scenario read off a contact log (``transfer-sim calibrate``; docs/calibrate.md).
+
+* :mod:`.fits`: duration families by maximum likelihood (censored or not), chosen by AIC.
+* :mod:`.legs`: the log cut into legs per group, and its clock grid.
+* :mod:`.arrivals`, :mod:`.staffing`: the arrival and staffing profiles.
+* :mod:`.scenario`: :func:`calibrate` and :class:`Calibration`; :mod:`.build`, :mod:`.writer`: the commented TOML.
+* :mod:`.report`: the HTML page of each fit against its data.
+"""
+
+from .fits import KINDS, Candidate, Fit, fit_durations
+from .scenario import DEFAULT_TRANSFER_TIMEOUT, Calibration, CalibrationError, KaplanMeier, calibrate
+
+__all__ = ["KINDS", "Candidate", "Fit", "fit_durations", "DEFAULT_TRANSFER_TIMEOUT", "Calibration",
+           "CalibrationError", "KaplanMeier", "calibrate"]
