@@ -33,6 +33,10 @@ def value_text(metric: str, x: float) -> str:
     return figure(metric).text(x)
 
 
+def _every(seconds: float) -> str:
+    return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds / 60:g} min"
+
+
 def _short(metric: str) -> str:
     return figure(metric).label.split(" (")[0]
 
@@ -44,6 +48,8 @@ def summary_lines(bt: Backtest, scope: str | None = None) -> list[str]:
     s = bt.summary
     if scope is not None:
         s = s[s["scope"] == scope]
+    elif s[s["scope"] == "service"]["key"].nunique() == 1:  # one service: its lines repeat the overall ones
+        s = s[s["scope"] != "service"]
     for r in s.itertuples(index=False):
         where = "" if r.scope == "overall" else f" [{r.scope} {r.key}]"
         unit = "points" if r.unit == "points" else r.unit
@@ -100,7 +106,7 @@ def backtest_html(bt: Backtest, png: str | os.PathLike[str] | None, title: str =
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
              "th{background:#eee}.out{color:#D55E00;font-weight:bold}</style></head><body>",
              f"<h1>{esc(title)}: observed vs simulated</h1>",
-             f"<p>Every {bt.interval / 60:g} min of the clock over {bt.days} day(s) of the log. An interval is "
+             f"<p>Every {_every(bt.interval)} of the clock over {bt.days} day(s) of the log. An interval is "
              "<em>outside</em> when the observed value falls outside the prediction interval (the simulation's "
              "replication spread scaled to the log's days; docs/backtest.md).</p>"]
     if png is not None and Path(png).exists():

@@ -22,10 +22,10 @@ def backtest_lines(bt: Backtest) -> list[str]:
     """What ``backtest`` prints: per figure (all contacts), a line per interval with observed,
     simulated (95 % CI), the prediction interval and ``*`` when outside it; then the summary and
     the notes."""
-    from ..backtest.chart import _short, summary_lines, value_text
+    from ..backtest.chart import _every, _short, summary_lines, value_text
 
     t = bt.table[bt.table["scope"] == "overall"]
-    lines = [f"backtest every {bt.interval / 60:g} min of the clock, {bt.days} day(s) of the log; "
+    lines = [f"backtest every {_every(bt.interval)} of the clock, {bt.days} day(s) of the log; "
              f"{_MARK} = observed outside the prediction interval (95 %, replication spread scaled to the log's days)"]
     rank = {s: i for i, s in enumerate(bt.order)}
     for metric, grp in t.groupby("metric", sort=False):
