@@ -272,3 +272,16 @@ def test_prediction_interval_formula() -> None:
     half = stats.t.ppf(0.975, 3) * x.std(ddof=1) * math.sqrt(1 / 4 + 1 / 9)
     assert (lo, hi) == pytest.approx((2.5 - half, 2.5 + half))
     assert math.isnan(_prediction(np.array([1.0]), 1, 9.0, 1, "arrivals")[0])
+
+
+def test_the_whole_window_is_compared_over_the_hours_the_log_covers(run, own_log) -> None:
+    """A log of the busy hours only: the summary's simulated side counts those hours, not the whole run
+    (else arrivals per day would be off by everything the run did before and after)."""
+    c = own_log.contacts
+    part = clean_log(c[(c.clock >= 10 * 3600) & (c.clock < 13 * 3600)][list(c.columns[:7])])
+    bt = backtest(part, run)
+    s = bt.summary.set_index(["metric", "scope", "key"])
+    assert s.loc[("arrivals", "overall", "all"), "error"] == pytest.approx(0.0, abs=1e-9)
+    assert abs(s.loc[("queue_abandonment_rate", "overall", "all"), "error"]) < 2.0  # points
+    whole_run = run.metric("arrivals")[0]
+    assert s.loc[("arrivals", "overall", "all"), "simulated"] < 0.5 * whole_run

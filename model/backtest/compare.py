@@ -356,20 +356,56 @@ def _summary(table: pd.DataFrame, log: ContactLog, result: SimulationResult, ste
     if tr is not None:
         tr = tr[tr["k"].isin(ks)]
     whole = {(s, k, m): (num, den) for _, s, k, m, num, den in _figures(c.assign(all_=0), tr.assign(all_=0) if tr is not None else None, ["all_"])}
-    m = result.metrics
-    sim = {(s, str(k), x): float(v) for s, k, x, v in zip(m["scope"], m["key"], m["metric"], m["mean"])}
+    sim = _simulated_over(result, set(table["interval"]), d)
     for (metric, scope, key), grp in table.groupby(["metric", "scope", "key"], sort=False):
         num, den = whole.get((scope, key, metric), (math.nan, math.nan))
         if metric == "arrivals":
             den = days
         o = num / den if den else math.nan
-        s = sim.get((scope, key, metric), math.nan) / (d if metric == "arrivals" else 1)
+        s = sim.get((scope, key, metric), math.nan)
         err = (s - o) * (100.0 if metric in PROPORTIONS else 1.0)
         errors = grp["error"].dropna()
         outside = [i for i in order if i in set(grp.loc[grp["outside"], "interval"])]
         rows.append((metric, scope, key, o, s, err, _unit(metric), float(errors.abs().mean()) if len(errors) else math.nan,
                      int(len(errors)), len(outside), outside))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+#: the simulated count each compared rate is taken over, per interval (its denominator, near enough:
+#: contacts or transfers still open at the horizon aside)
+_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "queue_abandonment_rate": ("arrivals",),
+    "service_level": ("arrivals",),
+    "wait_mean": ("arrivals", "-abandoned_queue", "-dissuaded"),
+    "transfer_abandonment_rate": ("transfers_requested",),
+}
+
+
+def _simulated_over(result: SimulationResult, labels: set[str], d: int) -> dict[tuple[str, str, str], float]:
+    """The run's figures over the compared intervals only (so hours the log does not cover do not
+    count): arrivals per day summed over them; each rate the mean of its interval values weighted by
+    the simulated count it is taken over (:data:`_WEIGHTS`)."""
+    iv = result.intervals
+    if iv is None:
+        return {}
+    iv = iv[iv["interval"].astype(str).isin(labels)]
+    means = {(str(sc), str(k), str(m), str(i)): float(v)
+             for sc, k, m, i, v in zip(iv["scope"], iv["key"], iv["metric"], iv["interval"], iv["mean"])}
+    out: dict[tuple[str, str, str], float] = {}
+    for (scope, key, metric), grp in iv.groupby(["scope", "key", "metric"], sort=False):
+        scope, key, metric = str(scope), str(key), str(metric)
+        if metric == "arrivals":
+            out[(scope, key, metric)] = float(grp["mean"].sum()) / d
+        elif metric in _WEIGHTS:
+            num = den = 0.0
+            for interval, value in zip(grp["interval"].astype(str), grp["mean"]):
+                w = sum((-1.0 if n.startswith("-") else 1.0) * means.get((scope, key, n.lstrip("-"), interval), 0.0)
+                        for n in _WEIGHTS[metric])
+                if value == value and w > 0:
+                    num += float(value) * w
+                    den += w
+            out[(scope, key, metric)] = num / den if den else math.nan
+    return out
 
 
 def _dur(seconds: float) -> str:
