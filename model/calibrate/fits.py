@@ -196,6 +196,8 @@ def scenario_distribution(fit: Fit) -> tuple[dict[str, Any] | None, str]:
         return None, fit.note
     censored = fit.n - fit.events
     sample = f"n = {fit.n}" + (f" ({fit.events} complete, {censored} censored)" if censored else "")
+    if fit.dropped:
+        sample += f"; {fit.dropped} values <= 0 left out (no information)"
     aics = f"AIC: {fit.aic_text()}"
     if fit.chosen == "empirical":
         best = fit.candidate(fit.best or "exponential")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .analytic import estimate_cmd, validate_cmd
 from .app import app
 from .backtest import backtest_cmd
+from .calibrate import calibrate_cmd
 from .experiments import sweep_cmd, tune_cmd
 from .run import report_cmd, run_cmd
 from .statechart import conform_cmd, model_cmd
@@ -20,6 +21,7 @@ for _name, _command in (
     ("estimate", estimate_cmd),
     ("sweep", sweep_cmd),
     ("tune", tune_cmd),
+    ("calibrate", calibrate_cmd),
     ("backtest", backtest_cmd),
 ):
     app.command(_name)(_command)
