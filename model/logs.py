@@ -52,7 +52,8 @@ DAY = 86400.0
 REQUIRED_COLUMNS: tuple[str, ...] = ("arrived", "answered", "ended")
 LOG_COLUMNS: tuple[str, ...] = ("contact_id", "service", "group", "agent", "arrived", "answered", "ended")
 """The columns of the contact-log format, in the order :func:`contacts_log` writes them."""
-TRANSFER_COLUMNS: tuple[str, ...] = ("contact_id", "requested", "joined", "target", "outcome")
+TRANSFER_COLUMNS: tuple[str, ...] = ("contact_id", "requested", "joined", "target", "outcome", "agent")
+"""The transfers table's columns; ``joined`` and ``agent`` (who joined) are optional."""
 TRANSFER_OUTCOMES: tuple[str, ...] = ("accepted", "expired", "customer_left")
 CLOCK_SKEW = 2.0
 """Seconds by which a time may run backwards (clocks of two systems) and be set right instead of dropped."""
@@ -239,9 +240,12 @@ def _clean_transfers(raw: pd.DataFrame, contacts: pd.DataFrame, columns: Mapping
     else:
         times = pd.DataFrame({c: (pd.to_datetime(raw[c], errors="coerce", format="ISO8601") - start).dt.total_seconds()
                               for c in cols}, index=raw.index)
+    agent = (raw["agent"].astype("string").str.strip().replace("", pd.NA) if "agent" in raw
+             else pd.Series(pd.NA, index=raw.index, dtype="string"))
     tr = pd.DataFrame({"contact_id": raw["contact_id"].astype(str), "requested": times["requested"].astype(float),
                        "joined": times["joined"].astype(float) if "joined" in times else math.nan,
-                       "target": raw["target"].astype("string"), "outcome": raw["outcome"].astype("string").str.strip()})
+                       "target": raw["target"].astype("string"), "outcome": raw["outcome"].astype("string").str.strip(),
+                       "agent": agent})
     unknown = ~tr["outcome"].isin(TRANSFER_OUTCOMES)
     cleaning.note(f"a transfer outcome not in {', '.join(TRANSFER_OUTCOMES)}", unknown.sum(), "dropped")
     tr = tr[~unknown]
@@ -314,9 +318,14 @@ def contacts_log(result: SimulationResult) -> tuple[pd.DataFrame, pd.DataFrame]:
         keep = ids.isin(set(contacts["contact_id"]))
         outcome = t["outcome"].astype(str).map({"accepted": "accepted", "transfer_expired": "expired",
                                                 "abandoned_transfer": "customer_left"})
+        acc = e[e.event == "accept"][["replication", "contact", "time", "agent"]].astype({"agent": str})
+        joined_by = t[["replication", "contact", "ended_at"]].merge(
+            acc, how="left", left_on=["replication", "contact", "ended_at"], right_on=["replication", "contact", "time"]
+        )["agent"].to_numpy()
         transfers = pd.DataFrame({
             "contact_id": ids, "requested": t["requested_at"].astype(float) + base,
             "joined": np.where(outcome == "accepted", t["ended_at"].astype(float) + base, np.nan),
             "target": t["target"].astype(str), "outcome": outcome,
+            "agent": np.where(outcome == "accepted", joined_by, None),
         })[keep].reset_index(drop=True)
     return contacts.reset_index(drop=True), transfers

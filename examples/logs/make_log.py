@@ -29,9 +29,10 @@ def main() -> None:
     contacts, transfers = contacts_log(result)
     rng = np.random.default_rng(20260302)
     messy = contacts.copy()
-    # clocks of two systems: some answers logged a second before the arrival
+    # clocks of two systems: some immediate answers logged a second before the arrival
     served = messy.index[messy["answered"].notna()]
-    skew = rng.choice(served, size=25, replace=False)
+    at_once = messy.index[messy["answered"] == messy["arrived"]]
+    skew = rng.choice(at_once, size=25, replace=False)
     messy.loc[skew, "answered"] = messy.loc[skew, "arrived"] - 1.0
     # answers whose agent was not recorded
     messy.loc[rng.choice(served, size=15, replace=False), "agent"] = None

@@ -164,8 +164,9 @@ def legs_of(log: ContactLog) -> tuple[pd.DataFrame, list[str]]:
                     alive = False
                     break
                 g, agent = groups_of_agent[name], name
-            else:
-                g, agent = target, None
+            else:  # a group: the joining agent when the log names it (the transfers' optional agent column)
+                joined_by = getattr(t, "agent", None)
+                g, agent = target, (str(joined_by) if isinstance(joined_by, str) and joined_by else None)
             start = float(t.joined)
         if alive:
             extra.append((cid, str(me["service"]), g, agent, start, float(me["ended"]), None))
