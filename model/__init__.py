@@ -2,9 +2,15 @@
 
 The public API is listed once, in ``__all__``; the modules ``model.analytic``,
 ``model.validation``, ``model.charts``, ``model.report`` and ``model.conformance`` are public too.
+
+``model.calibrate`` and ``model.backtest`` are the functions (a scenario from a contact log, a run
+against a log); their packages are ``model.calibration`` and ``model.backtesting``.
 """
 
+from .backtesting import Backtest, backtest
+from .calibration import Calibration, calibrate
 from .errors import TransferSimError
+from .logs import ContactLog, read_log
 from .lifecycle import (
     COMPILED,
     Contact,
@@ -23,7 +29,10 @@ from .sim import simulate
 from .spec import mermaid, transition_table, write_diagram
 
 __all__ = [
+    "Backtest",
     "COMPILED",
+    "Calibration",
+    "ContactLog",
     "CompiledLifecycle",
     "Contact",
     "ContactData",
@@ -38,8 +47,11 @@ __all__ = [
     "TransferLifecycle",
     "TransferRules",
     "TransferSimError",
+    "backtest",
+    "calibrate",
     "confidence_interval",
     "load_scenario",
+    "read_log",
     "mermaid",
     "scenario_from_dict",
     "run_sweep",

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from model import simulate
-from model.backtest import COMPARED, BacktestError, backtest, observed
+from model.backtesting import COMPARED, BacktestError, backtest, observed
 from model.cli.main import app
 from model.logs import clean_log, contacts_log
 from model.scenario import scenario_from_dict
@@ -265,7 +265,7 @@ def test_prediction_interval_formula() -> None:
     """The half-width is t(n-1) * sd * sqrt(1/n + d/D): pinned on numbers."""
     from scipy import stats
 
-    from model.backtest.compare import _prediction
+    from model.backtesting.compare import _prediction
 
     x = np.array([1.0, 2.0, 3.0, 4.0])
     lo, hi = _prediction(x, 4, 9.0, 1, "arrivals")

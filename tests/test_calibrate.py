@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from model import scenario_from_dict, simulate
-from model.calibrate import Calibration, CalibrationError, calibrate, fit_durations
+from model.calibration import Calibration, CalibrationError, calibrate, fit_durations
 from model.logs import clean_log, contacts_log
 from model.scenario import load_scenario
 

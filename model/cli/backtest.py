@@ -11,7 +11,7 @@ from .app import fail
 from .args import oserror_text, parse_interval, writable_folder
 
 if TYPE_CHECKING:
-    from ..backtest import Backtest
+    from ..backtesting import Backtest
 
 __all__ = ["backtest_cmd", "backtest_lines"]
 
@@ -22,7 +22,7 @@ def backtest_lines(bt: Backtest) -> list[str]:
     """What ``backtest`` prints: per figure (all contacts), a line per interval with observed,
     simulated (95 % CI), the prediction interval and ``*`` when outside it; then the summary and
     the notes."""
-    from ..backtest.chart import _every, _short, summary_lines, value_text
+    from ..backtesting.chart import _every, _short, summary_lines, value_text
 
     t = bt.table[bt.table["scope"] == "overall"]
     lines = [f"backtest every {_every(bt.interval)} of the clock, {bt.days} day(s) of the log; "
@@ -53,7 +53,7 @@ def backtest_cmd(
                                        "backtest.png and backtest.html (default: RUN_DIR/backtest/)."),
 ) -> None:
     """Compare a contact log (observed) with a run (simulated) per interval of the clock."""
-    from ..backtest import BacktestError, backtest, backtest_chart, backtest_html
+    from ..backtesting import BacktestError, backtest, backtest_chart, backtest_html
     from ..charts.style import save_png
     from ..logs import LogError, read_log
     from ..results import SimulationResult

@@ -31,7 +31,7 @@ def calibrate_cmd(
 ) -> None:
     """Calibrate a scenario from a contact log: arrival profile, handle times, patience (Kaplan-Meier),
     staffing from agent activity, transfer probabilities; every number commented with its source."""
-    from ..calibrate import calibrate
+    from ..calibration import calibrate
     from ..logs import read_log
     from ..results.result import atomic_write
 
@@ -66,6 +66,6 @@ def calibrate_cmd(
 
 
 def _report(cal, folder: Path) -> Path:  # noqa: ANN001 - a Calibration, imported lazily
-    from ..calibrate.report import write_report
+    from ..calibration.report import write_report
 
     return write_report(cal, folder)
