@@ -8,7 +8,8 @@
 """
 
 from .fits import KINDS, Candidate, Fit, fit_durations
+from .report import arrivals_chart, handle_time_chart, km_chart, staffing_chart, write_report
 from .scenario import DEFAULT_TRANSFER_TIMEOUT, Calibration, CalibrationError, KaplanMeier, calibrate
 
-__all__ = ["KINDS", "Candidate", "Fit", "fit_durations", "DEFAULT_TRANSFER_TIMEOUT", "Calibration",
+__all__ = ["arrivals_chart", "handle_time_chart", "km_chart", "staffing_chart", "write_report", "KINDS", "Candidate", "Fit", "fit_durations", "DEFAULT_TRANSFER_TIMEOUT", "Calibration",
            "CalibrationError", "KaplanMeier", "calibrate"]

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from .scenario import Calibration
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "arrivals_chart", "handle_time_chart", "km_chart", "staffing_chart"]
 
 
 def _png(fig: Figure) -> str:
@@ -33,7 +33,8 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _arrivals(cal: Calibration, service: str) -> Figure:
+def arrivals_chart(cal: Calibration, service: str) -> Figure:
+    """Contacts per hour per interval, as written, with their 95 % Poisson intervals."""
     a = cal.arrivals[cal.arrivals["service"] == service]
     with style():
         fig = new_figure(8, 3.6)
@@ -50,7 +51,8 @@ def _arrivals(cal: Calibration, service: str) -> Figure:
     return fig
 
 
-def _handle(cal: Calibration, key: str) -> Figure:
+def handle_time_chart(cal: Calibration, key: str) -> Figure:
+    """The handle times of one group (``key`` = ``"handle_time GROUP"``): histogram and fitted densities."""
     fit = cal.fits[key]
     with style():
         fig = new_figure(6, 3.6)
@@ -68,7 +70,8 @@ def _handle(cal: Calibration, key: str) -> Figure:
     return fig
 
 
-def _km(cal: Calibration, key: str) -> Figure:
+def km_chart(cal: Calibration, key: str) -> Figure:
+    """A Kaplan-Meier curve (``key`` = ``"patience SERVICE"``) with its band and the fitted survival."""
     km, fit = cal.km[key], cal.fits[key]
     with style():
         fig = new_figure(6, 3.6)
@@ -87,7 +90,8 @@ def _km(cal: Calibration, key: str) -> Figure:
     return fig
 
 
-def _staffing(cal: Calibration, group: str) -> Figure:
+def staffing_chart(cal: Calibration, group: str) -> Figure:
+    """One group's staffing per interval: the estimate, the figures kept for comparison, the number written."""
     s = cal.staffing[cal.staffing["group"] == group]
     with style():
         fig = new_figure(8, 3.6)
@@ -118,10 +122,10 @@ def write_report(cal: Calibration, folder: str | os.PathLike[str]) -> Path:
     if lines:
         parts.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in lines) + "</ul>")
     sections: list[tuple[str, list[Figure]]] = [
-        ("Arrivals per interval", [_arrivals(cal, s) for s in sorted(cal.arrivals["service"].unique())]),
-        ("Handle time", [_handle(cal, k) for k in cal.fits if k.startswith("handle_time ")]),
-        ("Patience (Kaplan-Meier, served waits censored)", [_km(cal, k) for k in cal.km]),
-        ("Staffing per interval", [_staffing(cal, g) for g in sorted(cal.staffing["group"].unique())]),
+        ("Arrivals per interval", [arrivals_chart(cal, s) for s in sorted(cal.arrivals["service"].unique())]),
+        ("Handle time", [handle_time_chart(cal, k) for k in cal.fits if k.startswith("handle_time ")]),
+        ("Patience (Kaplan-Meier, served waits censored)", [km_chart(cal, k) for k in cal.km]),
+        ("Staffing per interval", [staffing_chart(cal, g) for g in sorted(cal.staffing["group"].unique())]),
     ]
     for title, figs in sections:
         parts.append(f"<h2>{html.escape(title)}</h2>")
