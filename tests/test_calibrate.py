@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -237,3 +238,22 @@ def test_an_empty_log_and_a_bad_interval_are_refused() -> None:
 def test_the_toml_text_parses_to_the_scenario() -> None:
     cal = calibrate(synthetic_log())
     assert scenario_from_dict(tomllib.loads(cal.toml()), name="calibrated") == cal.scenario
+
+
+def test_the_calibrated_week_backtests_within_chance() -> None:
+    """The whole loop on the example week (a real-looking log, messy rows included): calibrate, run
+    the calibrated scenario hour by hour, backtest it against the log. Intervals outside the
+    prediction interval: no more often than chance allows at 95 % (generously, 15 %)."""
+    import model
+
+    logs = Path(__file__).resolve().parents[1] / "examples" / "logs"
+    log = model.read_log(logs / "week.csv", transfers=logs / "week-transfers.csv")
+    cal = model.calibrate(log, interval="1h")
+    run = model.simulate(cal.scenario, interval="1h", keep_events=False)
+    bt = model.backtest(log, run)
+    overall = bt.table[bt.table.scope == "overall"]
+    assert len(overall) >= 40
+    assert overall["outside"].mean() <= 0.15, overall.loc[overall["outside"], ["interval", "metric"]]
+    s = bt.summary.set_index(["metric", "scope", "key"])
+    assert abs(s.loc[("queue_abandonment_rate", "overall", "all"), "error"]) < 2.0  # points
+    assert abs(s.loc[("service_level", "overall", "all"), "error"]) < 5.0
