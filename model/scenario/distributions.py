@@ -406,6 +406,14 @@ def _values_error(path: Path, column: str, what: str, rows: np.ndarray, shown: l
                       "cells, no nan or inf)", shown[int(rows[0])])
 
 
+def _python_float(text: str) -> float:
+    """``float(text)`` (inf for a number beyond float's range; pandas may read it as missing), NaN for text."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def _csv_column(path: Path, column: str) -> tuple[list[str], np.ndarray | None]:
     """The header of a CSV file and the column's values as float (None when the column is missing)."""
     import pandas as pd
@@ -419,6 +427,8 @@ def _csv_column(path: Path, column: str) -> tuple[list[str], np.ndarray | None]:
         raise _too_many(path, len(text))
     cells = text.str.strip()
     numbers = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float)
+    for i in np.flatnonzero(np.isnan(numbers)):  # "1e400": a number beyond float, not text
+        numbers[i] = _python_float(cells.iloc[i])
     empty = np.flatnonzero((cells == "").to_numpy())
     if len(empty):
         raise _values_error(path, column, "is empty", empty, cells.tolist())
