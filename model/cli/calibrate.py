@@ -35,6 +35,12 @@ def calibrate_cmd(
     from ..logs import read_log
     from ..results.result import atomic_write
 
+    from ..sim.intervals import interval_seconds
+
+    try:
+        interval_seconds(interval)
+    except ValueError as err:
+        fail(f"--interval {interval}: {err}")
     if out.exists() and not force:
         fail(f"--out {out}: exists; give --force to overwrite it")
     if out.exists() and out.is_dir():
