@@ -237,6 +237,16 @@ def test_cli_backtest(run_dir) -> None:
     assert "transfer_abandonment_rate" in set(table.metric)  # contact_transfers.csv found beside the log
     assert not table.loc[table.metric == "arrivals", "outside"].any()
     assert "data:image/png;base64," in (run_dir / "backtest" / "backtest.html").read_text()
+    # the run's report now shows the backtest; a report of a folder without one does not
+    from model.report import build_report
+
+    page = build_report(run_dir, run_dir / "report").read_text()
+    assert "Backtest: observed against simulated" in page
+    assert "Queue abandonment: observed" in page and "intervals outside the prediction interval" in page
+    plain = run_dir.parent / "plain-report"
+    assert runner.invoke(app, ["run", str(ROOT / "scenarios" / "day.toml"), "-r", "2", "--by", "1h",
+                               "--out", str(plain)]).exit_code == 0
+    assert "Backtest: observed" not in build_report(plain, plain / "report").read_text()
 
 
 @pytest.mark.parametrize("args, expected", [

@@ -88,7 +88,11 @@ def build_report(
 
     result: SimulationResult | None = None
     scenario: Scenario | None = None
+    backtest = None
     if isinstance(result_or_dir, (str, os.PathLike)):
+        from .backtest_view import backtest_view
+
+        backtest = backtest_view(result_or_dir)
         loaded, frame = load_results(result_or_dir)
         if frame is not None:
             scenario, sweep = loaded, frame if sweep is None else sweep  # type: ignore[assignment]
@@ -220,6 +224,7 @@ def build_report(
         figures=figures,
         tables=tables,
         intervals=per_interval,
+        backtest=backtest,
         occupancy=occupancy,
         sweep_header=sweep_header,
         sweep_rows=sweep_rows,
