@@ -76,12 +76,24 @@ def estimate_cmd(
                                        help="With --simulate; default: the scenario's."),
     force: bool = typer.Option(False, "--force", help="With --simulate: run even above the work bounds of "
                                "docs/limits.md."),
+    target: Optional[str] = typer.Option(
+        None, "--target", help='Instead: the agents each group needs to meet this, e.g. "queue_abandonment_rate<=5%", '
+        '"transfer_abandonment_rate<=5%", "service_level>=80%" (per interval with --by).'),
 ) -> None:
     """Analytic approximation of each group's queue and transfer abandonment for a scenario (per interval
-    of the day with --by; next to a simulation with --simulate)."""
+    of the day with --by; next to a simulation with --simulate; the agents required with --target)."""
     from ..estimate_intervals import check_interval
+    from ..estimate_required import parse_target
     from ..validation import estimate
 
+    goal = None
+    if target is not None:
+        try:
+            goal = parse_target(target)
+        except ValueError as err:
+            fail(f"--target: {err}")
+        if simulate:
+            fail("--target and --simulate do not go together")
     sc = load_or_fail(scenario)
     step = None
     if by is not None:
@@ -89,6 +101,9 @@ def estimate_cmd(
             step = check_interval(by)
         except ValueError as err:
             fail(f"--by {by}: {err}")
+    if goal is not None:
+        _required(sc, scenario, goal, step)
+        return
     try:
         df = estimate(sc, by=step)
     except (ValueError, ArithmeticError) as err:
@@ -96,7 +111,7 @@ def estimate_cmd(
     length = "" if step is None else (f"{step / 3600:g} h" if step % 3600 == 0 else f"{step / 60:g} min")
     per = "" if step is None else f", per {length} interval of the clock"
     typer.echo(f"{sc.name}: analytic estimate per group{per} (not a simulation)")
-    typer.echo(format_estimate(df).to_string(index=False))
+    typer.echo(_with_agents(sc, format_estimate(df), df, step).to_string(index=False))
     note = next((a for a in df.attrs["assumptions"] if a.startswith("Averaged")), None)
     if note is not None:
         typer.echo(f"note: {note}")
@@ -126,6 +141,60 @@ def format_estimate(df: pd.DataFrame) -> pd.DataFrame:
     for col in ("queue_p_abandon", "transfer_p_abandon"):
         shown[col] = shown[col].map(percent)
     return shown
+
+
+def _with_agents(sc: Scenario, shown: pd.DataFrame, df: pd.DataFrame, step: float | None) -> pd.DataFrame:
+    """``shown`` with a column ``agents`` before ``servers`` (chat slots): slots / max_concurrent where that
+    is a whole number, else the time-average agents on shift (a group's; 1 or 0 for ``agent:NAME``)."""
+    from ..estimate_intervals import agents_on_shift
+    from ..lifecycle import agent_target
+
+    on_shift = agents_on_shift(sc, step)
+    per = {g.name: g.max_concurrent for g in sc.groups} | {agent_target(a.name): a.max_concurrent for a in sc.agents}
+    labels = df["interval"] if "interval" in df.columns else [""] * len(df)
+    agents = []
+    for label, group, slots in zip(labels, df["group"], df["servers"]):
+        whole = slots / per[group]
+        if abs(whole - round(whole)) < 1e-9:
+            agents.append(str(round(whole)))
+        else:
+            n = on_shift.get((label, group), whole)
+            agents.append(f"{n:.1f}".removesuffix(".0"))
+    out = shown.copy()
+    out.insert(list(out.columns).index("servers"), "agents", agents)
+    return out
+
+
+def _required(sc: Scenario, path: Path, goal: object, step: float | None) -> None:
+    """Print the agents required per group (and interval) for ``goal``."""
+    import math
+
+    from ..estimate_required import agents_required
+
+    try:
+        df = agents_required(sc, goal, by=step)  # type: ignore[arg-type]
+    except (ValueError, ArithmeticError) as err:
+        fail(f"cannot estimate {path}: {err}", code=1)
+    column = next(c for c in df.columns if c.startswith("predicted"))
+    shown = df.copy()
+
+    def count(x: float) -> str:
+        return "-" if x != x else str(int(x))
+
+    shown["agents required"] = df["agents required"].map(count)
+    shown["chat slots"] = df["chat slots"].map(count)
+    shown["offered load (erlangs)"] = df["offered load (erlangs)"].map(lambda x: "-" if x != x else f"{x:.2f}")
+    shown[column] = df[column].map(percent)
+    shown["agents now"] = df["agents now"].map(lambda x: f"{x:.1f}".removesuffix(".0"))
+    if not (df["note"] != "").any():
+        shown = shown.drop(columns="note")
+    per = "" if step is None else (f", per {step / 3600:g} h interval of the clock" if step % 3600 == 0
+                                   else f", per {step / 60:g} min interval of the clock")
+    typer.echo(f"{sc.name}: agents required per group for {df.attrs['target']}{per} "
+               "(analytic estimate, not a simulation; other groups as staffed)")
+    typer.echo(shown.to_string(index=False))
+    if step is None and any(math.floor(n + 1e-9) != n for n in df["agents now"]):
+        typer.echo("note: staffing averaged over the window and rounded down; use --by 1h for one row per hour.")
 
 
 def _simulate_next_to(sc: Scenario, df: pd.DataFrame, step: float | None, replications: int | None,
