@@ -23,7 +23,7 @@ from .lifecycle import agent_target
 if TYPE_CHECKING:
     from .scenario import Distribution, Scenario, Service
 
-__all__ = ["ESTIMATE_ASSUMPTIONS", "ESTIMATE_COLUMNS", "ESTIMATE_INTERVAL_COLUMNS", "averaged_note",
+__all__ = ["agents_required", "ESTIMATE_ASSUMPTIONS", "ESTIMATE_COLUMNS", "ESTIMATE_INTERVAL_COLUMNS", "averaged_note",
            "estimate"]
 
 ESTIMATE_ASSUMPTIONS: tuple[str, ...] = (
@@ -441,3 +441,7 @@ def estimate(scenario: Scenario, by: float | str | None = None) -> pd.DataFrame:
         df = pd.DataFrame(rows, columns=ESTIMATE_INTERVAL_COLUMNS)
     df.attrs["assumptions"] = assumptions
     return df
+
+
+# ``estimate_required`` builds on the functions above, so it is imported once they exist.
+from .estimate_required import agents_required  # noqa: E402
