@@ -443,5 +443,11 @@ def estimate(scenario: Scenario, by: float | str | None = None) -> pd.DataFrame:
     return df
 
 
-# ``estimate_required`` builds on the functions above, so it is imported once they exist.
-from .estimate_required import agents_required  # noqa: E402
+def __getattr__(name: str) -> object:
+    """``agents_required`` lives in :mod:`model.estimate_required`, which builds on this module:
+    it is looked up on first use (an import at the top would be circular)."""
+    if name == "agents_required":
+        from .estimate_required import agents_required
+
+        return agents_required
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -184,3 +184,15 @@ def test_cli_plain_estimate_shows_agents_next_to_chat_slots():
     assert re.search(r"group\s+service\s+agents\s+servers\s", lines[1]), lines[1]
     # frontline: 2 chats per agent, 18 slots on average (rounded down) -> 9 agents
     assert re.match(r"^\s*frontline\s+support\s+9\s+18\s", lines[2]), lines[2]
+
+
+@pytest.mark.parametrize("first", ["model.estimate_required", "model.estimate", "model.cli"])
+def test_imports_in_any_order_in_a_fresh_process(first: str) -> None:
+    """estimate_required builds on estimate, which offers agents_required lazily: no import cycle,
+    whichever is imported first (a test process has imported both long before)."""
+    import subprocess
+    import sys
+
+    code = f"import {first}\nfrom model.estimate import agents_required\nfrom model.estimate_required import parse_target"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
