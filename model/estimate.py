@@ -443,11 +443,8 @@ def estimate(scenario: Scenario, by: float | str | None = None) -> pd.DataFrame:
     return df
 
 
-def __getattr__(name: str) -> object:
-    """``agents_required`` lives in :mod:`model.estimate_required`, which builds on this module:
-    it is looked up on first use (an import at the top would be circular)."""
+def __getattr__(name: str) -> object:  # agents_required builds on this module: looked up on first use
     if name == "agents_required":
         from .estimate_required import agents_required
-
         return agents_required
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
