@@ -393,8 +393,9 @@ def plot(df: pd.DataFrame) -> Figure:
     for ax, stage in zip(axes[:, 0], stages):
         d = df[df["stage"] == stage].reset_index(drop=True)
         x = range(len(d))
-        err = [d["sim_mean"] - d["ci_low"], d["ci_high"] - d["sim_mean"]]
-        ax.errorbar([i + 0.1 for i in x], d["sim_mean"], yerr=err, fmt="o", capsize=4, color="tab:blue",
+        # plain arrays: matplotlib calls float() on a one-row Series, which pandas deprecates
+        err = [(d["sim_mean"] - d["ci_low"]).to_numpy(), (d["ci_high"] - d["sim_mean"]).to_numpy()]
+        ax.errorbar([i + 0.1 for i in x], d["sim_mean"].to_numpy(), yerr=err, fmt="o", capsize=4, color="tab:blue",
                     label="simulated mean, 99 % CI")
         ax.scatter([i - 0.1 for i in x], d["analytic"], marker="x", s=60, color="tab:red", zorder=3,
                    label="analytic")
