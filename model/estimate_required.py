@@ -182,22 +182,13 @@ def _search(fig: _Figures, now: int) -> tuple[int | None, float, float, str]:
             seen[n] = fig.at(n)
         return target.met(seen[n][0])
 
-    if ok(0):
-        return 0, *seen[0], ""
-    lo, hi = 0, 1
-    while not ok(hi):
-        if hi >= top:
-            f, ld = seen[hi]
-            return None, f, ld, (f"no staffing up to {top} agents meets {target} "
-                                 f"(at {top}: {100 * f:.4g} %)")
-        lo, hi = hi, min(2 * hi, top)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi, *seen[hi], ""
+    from .analytic._numerics import smallest_meeting  # scipy: loaded when first needed
+
+    n = smallest_meeting(ok, cap=top)
+    if n is None:
+        f, ld = seen[top]
+        return None, f, ld, f"no staffing up to {top} agents meets {target} (at {top}: {100 * f:.4g} %)"
+    return n, *seen[n], ""
 
 
 def agents_required(scenario: Scenario, target: str | Mapping[str, object] | Target,

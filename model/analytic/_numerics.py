@@ -7,6 +7,7 @@ Why log space: ``a^n / n!`` overflows a float from n ~ 170; sums of such terms g
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special
@@ -57,3 +58,24 @@ def log_kummer(x: float, z: float) -> float:
 def expit_log(log_num: float, log_den: float) -> float:
     """num / (num + den) from logs, without overflow."""
     return float(special.expit(log_num - log_den))
+
+
+def smallest_meeting(ok: Callable[[int], bool], *, start: int = 0, cap: int | None = None) -> int | None:
+    """The smallest ``n >= start`` with ``ok(n)``, for ``ok`` false then true as ``n`` grows (a
+    staffing level meeting a target): doubling, then bisection. ``None`` if no ``n`` up to ``cap`` does."""
+    if ok(start):
+        return start
+    lo, hi = start, max(2 * start, start + 1)
+    if cap is not None:
+        hi = min(hi, cap)
+    while not ok(hi):
+        if cap is not None and hi >= cap:
+            return None
+        lo, hi = hi, 2 * hi if cap is None else min(2 * hi, cap)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from ._numerics import check_n, check_pos, log_kummer, log_r
+from ._numerics import check_n, check_pos, log_kummer, log_r, smallest_meeting
 
 __all__ = [
     "ErlangAResult",
@@ -201,17 +201,6 @@ def staffing_erlang_a(lam: float, mu: float, theta: float, target_abandon: float
     if not 0.0 < target_abandon <= 1.0:
         raise ValueError(f"target_abandon must be in (0, 1], got {target_abandon!r}")
 
-    def ok(n: int) -> bool:
-        return erlang_a(n, lam, mu, theta).p_abandon <= target_abandon
-
-    hi = 1
-    while not ok(hi):
-        hi *= 2
-    lo = hi // 2  # not ok (or 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    n = smallest_meeting(lambda n: erlang_a(n, lam, mu, theta).p_abandon <= target_abandon, start=1)
+    assert n is not None  # no cap: the search ends where P(abandon) falls below the target
+    return n
