@@ -7,15 +7,20 @@ Profile semantics (decision): ``[["HH:MM", rate_per_hour], ...]`` with strictly 
 step function over the 24 h clock, repeated every day; each step holds until the next one. If the
 first entry is later than ``00:00`` the day *wraps*: the last entry's rate holds from midnight until
 the first entry. Simulated time ``t = 0`` is the clock time ``simulation.start``.
+
+Demand scaling (decision): ``scale`` multiplies every rate (``rate_per_hour``, each profile entry)
+wherever a rate is read here, so the engine, the estimate and the work bounds all see the scaled
+demand; the random draws are the same, only their rate changes (``scale = 1`` changes nothing).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, Strict, field_validator, model_validator
+from pydantic import (Field, PrivateAttr, SerializerFunctionWrapHandler, Strict, ValidationInfo,
+                      field_validator, model_serializer, model_validator)
 
 from ._base import LaxList, Real, StrictModel
 from .durations import Clock
@@ -35,6 +40,8 @@ class Arrivals(StrictModel):
     rate_per_hour: Annotated[Real, Field(gt=0)] | None = None
     #: a TOML array per entry; a tuple from Python works too (the pair's items are strict)
     profile: LaxList[Annotated[tuple[Clock, Annotated[Real, Field(ge=0)]], Strict(False)]] | None = None
+    #: multiplies every rate: 1.2 is 20 % more contacts ("+20 % volume"), 0.5 half as many
+    scale: Real = 1.0
 
     #: clock seconds at simulated t = 0; set by the Scenario from ``simulation.start``
     _start: float = PrivateAttr(default=0.0)
@@ -61,6 +68,28 @@ class Arrivals(StrictModel):
                          "expected contacts overflows", "a rate with 3600 / rate and rate * 24 finite")
         return rate
 
+    @field_validator("scale")
+    @classmethod
+    def _scale_in_range(cls, scale: float, info: ValidationInfo) -> float:
+        allowed = "a number > 0 that multiplies the arrival rate, e.g. 1.2 for 20 % more contacts"
+        if not scale > 0:
+            raise refuse("must be > 0", allowed)
+        rates = [info.data.get("rate_per_hour") or 0.0, *(r for _, r in info.data.get("profile") or [])]
+        top = max(rates) * scale
+        if not (top * 24.0 < math.inf and (top == 0 or 3600.0 / top < math.inf)):
+            raise refuse("out of range: the scaled rate (rate x scale), its day's contacts or its gap "
+                         "3600 / (rate x scale) overflows", f"{allowed}, with rate x scale x 24 finite")
+        return scale
+
+    @model_serializer(mode="wrap")
+    def _omit_unit_scale(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # scale 1 is the unset option: left out, so the data of a scenario (and the hash naming a
+        # stored sweep) is what it was before the field existed
+        data = handler(self)
+        if self.scale == 1.0 and isinstance(data, dict):
+            data.pop("scale", None)
+        return data
+
     @model_validator(mode="after")
     def _one_source(self) -> "Arrivals":
         if self.kind == "constant" and self.profile is not None:
@@ -75,7 +104,7 @@ class Arrivals(StrictModel):
     def model_post_init(self, __context: object) -> None:
         if self.profile is not None:
             starts, per_hour = clock_steps(self.profile)
-            rates = [r / 3600.0 for r in per_hour]
+            rates = [r * self.scale / 3600.0 for r in per_hour]
             cum = [0.0]
             for i in range(1, len(starts)):
                 cum.append(cum[-1] + rates[i - 1] * (starts[i] - starts[i - 1]))
@@ -99,7 +128,7 @@ class Arrivals(StrictModel):
         """Arrival rate in contacts per second at simulated time ``t`` (``t = 0`` is ``simulation.start``)."""
         if self.profile is None:
             assert self.rate_per_hour is not None
-            return self.rate_per_hour / 3600.0
+            return self.rate_per_hour * self.scale / 3600.0
         starts, rates, _ = self._steps()
         return rates[bisect_right(starts, (self._start + t) % DAY) - 1]
 
@@ -119,8 +148,8 @@ class Arrivals(StrictModel):
         """The highest rate in contacts per second (the bound for thinning)."""
         if self.profile is None:
             assert self.rate_per_hour is not None
-            return self.rate_per_hour / 3600.0
-        return max(r for _, r in self.profile) / 3600.0
+            return self.rate_per_hour * self.scale / 3600.0
+        return max(r for _, r in self.profile) * self.scale / 3600.0
 
     def expected_arrivals(self, t0: float, t1: float) -> float:
         """Expected number of arrivals in simulated time ``[t0, t1]``."""
@@ -135,8 +164,16 @@ class Arrivals(StrictModel):
         return self.expected_arrivals(0.0, horizon_seconds) / horizon_seconds
 
     @property
-    def interarrival(self) -> float | None:
-        """For ``kind="constant"``: the fixed gap 3600 / rate_per_hour seconds; otherwise None."""
-        if self.kind != "constant" or self.rate_per_hour is None:
+    def mean_gap(self) -> float | None:
+        """For a flat rate: the mean seconds between contacts, 3600 / (rate_per_hour x scale) (the
+        exact gap for ``kind="constant"``); None for a profile."""
+        if self.rate_per_hour is None:
             return None
-        return 3600.0 / self.rate_per_hour
+        return 3600.0 / (self.rate_per_hour * self.scale)
+
+    @property
+    def interarrival(self) -> float | None:
+        """For ``kind="constant"``: the fixed gap 3600 / (rate_per_hour x scale) seconds; otherwise None."""
+        if self.kind != "constant":
+            return None
+        return self.mean_gap

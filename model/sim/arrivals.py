@@ -23,11 +23,11 @@ def gap_sampler(service: Service, rng: np.random.Generator, end: float) -> Calla
     """
     arr = service.arrivals
     if arr.kind == "constant":
-        gap = 3600.0 / arr.rate_per_hour
+        gap = arr.mean_gap  # 3600 / (rate_per_hour x scale)
         return lambda now: gap
     if arr.profile is None:
         if arr.rate_per_hour > 0:
-            flat = exponential_sampler(rng, 3600.0 / arr.rate_per_hour)
+            flat = exponential_sampler(rng, arr.mean_gap)
             return lambda now: flat()
         return lambda now: INF
     if arr.max_rate <= 0:
