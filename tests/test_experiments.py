@@ -241,15 +241,22 @@ def test_dask_cluster_gives_the_serial_numbers(tiny, tmp_path: Path, reference) 
 
 # -- tuning --------------------------------------------------------------------------------------
 def test_tune_finds_the_smallest_staffing_that_meets_the_target(tiny) -> None:
-    # the curve over every staffing level, by brute force (same seed and replications)
-    curve = run_sweep(tiny, {AGENTS: list(range(1, 9))}, 4, executor="serial", progress=False).metric(TAR)
+    # the curve over every staffing level, by brute force (same seed and replications), for the
+    # transfers to billing: the scope a tuning of billing's staffing derives when none is given
+    curve = run_sweep(tiny, {AGENTS: list(range(1, 9))}, 4, executor="serial", progress=False).metric(TAR, "target:billing")
     high = curve.set_index(AGENTS)["ci_high"]
     target = float(high[3])
     assert high[2] > target  # so the answer is 3 (the curve is monotone: asserted below)
     expected = min(k for k, v in high.items() if v <= target)
     res = tune(tiny, TAR, target, AGENTS, (1, 8), replications=4, grid=3, executor="serial", progress=False)
     assert res.found and res.recommended == expected == 3
+    assert (res.scope, res.key) == ("target", "billing") and "derived from groups.billing.agents" in res.scope_reason
     assert res.direction == "lower" and res.monotone
+    # what the answer costs: billing's occupancy and agents on shift at the recommended setting
+    assert res.chosen == 3 and res.hours == pytest.approx(1.0)
+    assert res.agent_hours == {"frontline": pytest.approx(4.0), "billing": pytest.approx(3.0)}
+    occ = res.occupancy["billing"]
+    assert 0 < occ[1] <= occ[0] <= occ[2] <= 1
     ex = res.explored
     assert list(ex.columns) == [AGENTS, "mean", "ci_low", "ci_high", "n", "meets", "stage"]
     assert set(ex.stage) == {"grid", "bisect"} and list(ex[AGENTS]) == sorted(ex[AGENTS])
@@ -262,6 +269,11 @@ def test_tune_says_none_when_the_target_is_out_of_reach(tiny) -> None:
     res = tune(tiny, TAR, 0.001, TIMEOUT, "10..120", replications=3, grid=4, executor="serial", progress=False)
     assert res.recommended is None and not res.found
     assert res.reason.startswith("no value in 10..120 meets") and len(res.explored) == 4
+    # what comes closest: the explored setting with the smallest upper bound, and its cost
+    best = res.explored.sort_values(["ci_high", TIMEOUT]).iloc[0]
+    assert res.chosen == best[TIMEOUT] and set(res.occupancy) == {"frontline", "billing"}
+    assert res.scope == "overall" and "not the staffing" in res.scope_reason
+    assert res.to_dict()["chosen"] == res.chosen and res.to_dict()["scope_text"] == "overall"
 
 
 def test_tune_higher_is_better_metric_and_scope(tiny) -> None:

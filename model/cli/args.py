@@ -22,34 +22,32 @@ __all__ = ["parse_target", "check_metric", "check_force", "expect_note", "oserro
 
 
 def parse_target(text: str | float, metric: str, option: str = "--target") -> float:
-    """A target for ``metric`` as typed: ``0.05`` or ``5%`` (a percentage is read as /100).
+    """A target for ``metric`` as typed.
 
-    Refuses NaN and infinities, and values outside the metric's range: a proportion
-    (a figure whose unit is ``%`` in :mod:`model.results.figures`: rates, service levels, occupancy) must lie in [0, 1], any
-    other figure (counts, times, per-transfer ratios) must be >= 0. Exits 2 with one line naming
-    ``option`` and the allowed range.
+    For a proportion (a figure whose unit is ``%`` in :mod:`model.results.figures`: rates, service
+    levels, occupancy) it is a rate read by :func:`~model.results.figures.parse_rate`: ``0.05`` or
+    ``5%``, never a bare ``5``. Any other figure (counts, times, per-transfer ratios) is a finite
+    number >= 0, not a percentage. Exits 2 with one line naming ``option``, e.g.
+    ``error: --target 5: a rate is a fraction (0.05) or a percent (5%)``.
     """
-    from ..results.figures import FIGURES
+    from ..results.figures import FIGURES, RateError, parse_rate
 
-    raw = str(text).strip()
-    percent = raw.endswith("%")
-    body = raw[:-1].strip() if percent else raw
     info = FIGURES.get(metric)
-    proportion = info is not None and info.is_proportion
-    allowed = ("a proportion from 0 to 1, e.g. 0.05 or 5%" if proportion
-               else "a number >= 0 (not a percentage)")
+    raw = str(text).strip()
+    if info is not None and info.is_proportion:
+        try:
+            return parse_rate(raw, option)
+        except RateError as err:
+            fail(str(err))
+    allowed = "a number >= 0 (not a percentage)"
+    if raw.endswith("%"):
+        fail(f"{option} {raw} is a percentage, but {metric} is not a proportion: give {allowed}")
     try:
-        value = float(body)
+        value = float(raw)
     except ValueError:
         fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
-    if not math.isfinite(value):
-        fail(f"{option} must be a finite number: for {metric}, {allowed}; got {raw!r}")
-    if percent:
-        if not proportion:
-            fail(f"{option} {raw} is a percentage, but {metric} is not a proportion: give {allowed}")
-        value /= 100.0
-    if value < 0 or (proportion and value > 1):
-        fail(f"{option} for {metric} must be {allowed}; got {raw!r}")
+    if not math.isfinite(value) or value < 0:
+        fail(f"{option} for {metric} must be {allowed} and finite; got {raw!r}")
     return value + 0.0  # -0.0 -> 0.0
 
 

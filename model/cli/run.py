@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ..results import SimulationResult
     from ..scenario import Scenario
 
-__all__ = ["MAIN_FIGURES", "figure_line", "format_figures", "check_run_out", "run_lines", "interval_lines",
+__all__ = ["MAIN_FIGURES", "figure_line", "format_figures", "outcome_lines", "check_run_out", "run_lines", "interval_lines",
            "worst_line", "write_run", "run_cmd", "report_cmd"]
 
 
@@ -42,10 +42,12 @@ MAIN_FIGURES: tuple[str, ...] = (
 :mod:`model.results.figures` says)."""
 
 
-def figure_line(name: str, mean: float, lo: float, hi: float, *, label: str | None = None) -> str:
+def figure_line(name: str, mean: float, lo: float, hi: float, *, label: str | None = None,
+                info: FigureInfo | None = None) -> str:
     """``  name   mean  (lo - hi)``: one figure, its 95 % interval in the same unit; ``-`` alone
-    when there is no mean (e.g. no transfer joined). ``label`` replaces the name on the left."""
-    info = figure(name)
+    when there is no mean (e.g. no transfer joined). ``label`` replaces the name on the left;
+    ``info`` is the record to format with (default: the figure's own)."""
+    info = info or figure(name)
     text = f"{info.text(mean):>9}  ({info.text(lo)} - {info.text(hi)})" if mean == mean else f"{'-':>9}"
     return f"  {label or name:<28}{text}"
 
@@ -57,6 +59,26 @@ def format_figures(result: SimulationResult, scope: str, key: str,
     table = result.table(scope, key)
     return [figure_line(name, *(float(table.loc[name, c]) for c in ("mean", "ci_low", "ci_high")))
             for name in figures if name in table.index]
+
+
+def outcome_lines(result: SimulationResult, kind: str, key: str) -> list[str]:
+    """How the scope's transfer requests ended, as shares adding up to 100 %: successful, returned
+    to the sender (policy ``return``), timer expired, customer left (:mod:`model.results.outcomes`)."""
+    from ..results.outcomes import OUTCOME_FIGURES, transfer_outcomes
+
+    shares = transfer_outcomes(result.per_replication, kind, key)
+    if all(v[0] != v[0] for v in shares.values()):
+        return []
+    lines = ["  transfers ended as (share of requests):"]
+    lines += [figure_line(name, *shares[name], label=f"  {info.label}", info=info)
+              for name, info in OUTCOME_FIGURES.items()]
+    return lines
+
+
+def _with_outcomes(lines: list[str], result: SimulationResult, kind: str, key: str) -> list[str]:
+    """``lines`` of one scope with its transfer outcomes after the transfer success line."""
+    at = next((i + 1 for i, line in enumerate(lines) if line.split()[:1] == ["transfer_success_rate"]), len(lines))
+    return lines[:at] + outcome_lines(result, kind, key) + lines[at:]
 
 
 def check_run_out(out: Path, force: bool, option: str = "--out") -> None:
@@ -84,11 +106,11 @@ def run_lines(result: SimulationResult, sc: Scenario, json_out: bool, step: floa
     lines = [f"{sc.name}: {result.replications} replications, seed {result.seed}, "
              f"horizon {sc.simulation.horizon / 3600:g} h after {sc.simulation.warmup / 60:g} min warm-up",
              "mean (95 % CI over replications)", "overall"]
-    lines += format_figures(result, "overall", "all")
+    lines += _with_outcomes(format_figures(result, "overall", "all"), result, "overall", "all")
     for t in sorted(result.metrics.query("scope == 'target'").key.unique()):
         if result.metric("transfers_requested", "target", t)[0] > 0:
             lines.append(f"transfers to {t}")
-            lines += format_figures(result, "target", t)
+            lines += _with_outcomes(format_figures(result, "target", t), result, "target", t)
     staffed = figure("staffed_agents")
     lines.append(f"{figure('agent_occupancy').label}, {staffed.label}")
     for g in result.metrics.query("scope == 'group'").key.unique():

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..results.metrics import summarise
 from ..results.result import ReplicationRow
+from ..results.scopes import scope_text, select_scope
 from .grid import grid_points
 from .store import SweepStore
 
@@ -66,12 +67,17 @@ class SweepResult:
         """How many points the grid has (stored, failed or not run)."""
         return len(grid_points(self.vary))
 
-    def metric(self, name: str, scope: str = "overall", key: str = "all") -> pd.DataFrame:
-        """One figure across the grid: the varied paths then ``mean, ci_low, ci_high, n``."""
+    def metric(self, name: str, scope: str = "overall", key: str | None = None) -> pd.DataFrame:
+        """One figure across the grid: the varied paths then ``mean, ci_low, ci_high, n``; the scope
+        as everywhere (``"target:tech"``, or ``"target", "tech"``; :mod:`model.results.scopes`). An
+        unknown scope raises :class:`~model.results.scopes.UnknownScope` listing the sweep's scopes."""
         s = self.summary
-        sel = s[(s.scope == scope) & (s.key == key) & (s.metric == name)]
+        kind, key = select_scope(s, scope, key, what="this sweep")
+        sel = s[(s.scope == kind) & (s.key == key) & (s.metric == name)]
         if sel.empty:
-            raise KeyError(f"no metric {name!r} for {scope} {key!r} in this sweep")
+            known = sorted(set(s[(s.scope == kind) & (s.key == key)].metric))
+            raise KeyError(f"no metric {name!r} for {scope_text(kind, key)} in this sweep; its metrics: "
+                           f"{', '.join(known)}")
         return sel[[*self.params, "mean", "ci_low", "ci_high", "n"]].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,21 +17,22 @@ import builtins
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..results.figures import better_direction
+from ..results.figures import GROUP_METRICS, better_direction
 from ..results.metrics import METRICS
 from ..results.result import atomic_write
+from ..results.scopes import ScopeError, derive_scopes, parse_scope, scope_text
 from ..scenario import Scenario, as_scenario
 from .executors import ExecutorSpec, make_runner
 from .grid import ExperimentError, parse_range
 from .sweeps import ChunkFunction, SweepWarning, run_sweep
 
-__all__ = ["tune", "TuneResult", "TuneFailed", "metric_direction", "parse_scope"]
+__all__ = ["tune", "TuneResult", "TuneFailed", "metric_direction", "parse_scope", "tune_scope", "agent_hours"]
 
 EXPLORED_COLUMNS = ["mean", "ci_low", "ci_high", "n", "meets", "stage"]
 ASSUMPTION = "assumes the metric improves monotonically as the parameter grows"
@@ -49,14 +50,23 @@ def metric_direction(metric: str, direction: str | None = None) -> str:
     raise ExperimentError(f"cannot tell whether more {metric!r} is better: give direction 'lower' or 'higher'")
 
 
-def parse_scope(scope: str) -> tuple[str, str]:
-    """``"overall"`` -> ``("overall", "all")``; ``"service:NAME"``, ``"target:NAME"``, ``"group:NAME"``."""
-    if scope in ("overall", "overall:all"):
-        return ("overall", "all")
-    kind, sep, name = scope.partition(":")
-    if not sep or kind not in ("service", "target", "group") or not name:
-        raise ExperimentError(f"scope must be overall, service:NAME, target:NAME or group:NAME; got {scope!r}")
-    return (kind, name)
+def tune_scope(sc: Scenario, param: str, scope: str | None) -> tuple[str, str, str]:
+    """``(kind, key, why)``: the scope a tuning reads its figure in, and why that one. Given, it is
+    used as typed; not given, it is derived from ``param`` (``groups.tech.agents`` -> ``target:tech``
+    when tech receives transfers; else ``overall``), and ``why`` says so."""
+    if scope is not None:
+        try:
+            kind, key = parse_scope(scope)
+        except ScopeError as err:
+            raise ExperimentError(str(err)) from None
+        return kind, key, "as given"
+    receiving = sorted({r.to for g in sc.groups for r in g.transfers})
+    derived = derive_scopes([param], receiving)[0]
+    kind, key = parse_scope(derived)
+    if kind == "overall":
+        return kind, key, (f"all contacts: {param} is not the staffing of a group that receives transfers; "
+                           "give a scope to choose")
+    return kind, key, f"derived from {param}; give a scope to choose another"
 
 
 def _check_scope(sc: Scenario, metric: str, scope: tuple[str, str]) -> None:
@@ -69,7 +79,7 @@ def _check_scope(sc: Scenario, metric: str, scope: tuple[str, str]) -> None:
     }[kind]
     if name not in known:
         raise ExperimentError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
-    metrics = ["agent_occupancy"] if kind == "group" else list(METRICS)
+    metrics = list(GROUP_METRICS) if kind == "group" else list(METRICS)
     if metric not in metrics:
         raise ExperimentError(f"no metric {metric!r} for scope {kind}; known: {', '.join(metrics)}")
 
@@ -105,6 +115,13 @@ class TuneResult:
             meets, stage`` (``grid`` or ``bisect``).
         param, metric, target, direction, scope, key, replications, seed: the question.
         monotone: ``False`` when the explored curve contradicts the monotone assumption.
+        scope_reason: why this scope: ``"as given"``, or how it was derived from ``param``.
+        chosen: the setting the answer is about: ``recommended``, or when none meets, the explored
+            setting that comes closest (the best 95 % bound).
+        occupancy: per group, agent occupancy ``[mean, ci_low, ci_high]`` at ``chosen``.
+        agent_hours: per group, the agent-hours on shift in one simulated run at ``chosen``
+            (:func:`agent_hours`): what the answer costs.
+        hours: the simulated hours each run measures (the horizon after the warm-up).
     """
 
     param: str
@@ -120,6 +137,11 @@ class TuneResult:
     explored: pd.DataFrame
     monotone: bool = True
     assumption: str = ASSUMPTION
+    scope_reason: str = "as given"
+    chosen: int | float | None = None
+    occupancy: dict[str, list[float]] = field(default_factory=dict)
+    agent_hours: dict[str, float] = field(default_factory=dict)
+    hours: float = math.nan
 
     @property
     def found(self) -> bool:
@@ -134,12 +156,18 @@ class TuneResult:
             "direction": self.direction,
             "scope": self.scope,
             "key": self.key,
+            "scope_text": scope_text(self.scope, self.key),
+            "scope_reason": self.scope_reason,
             "replications": self.replications,
             "seed": self.seed,
             "recommended": self.recommended,
             "reason": self.reason,
             "monotone": self.monotone,
             "assumption": self.assumption,
+            "chosen": self.chosen,
+            "occupancy": self.occupancy,
+            "agent_hours": self.agent_hours,
+            "hours": None if math.isnan(self.hours) else self.hours,
             "explored": ex.to_dict(orient="records"),
         }
 
@@ -162,7 +190,7 @@ def tune(
     param: str,
     range: tuple[float, float] | str,  # noqa: A002 - the CLI's word
     *,
-    scope: str = "overall",
+    scope: str | None = None,
     direction: str | None = None,
     replications: int | None = None,
     seed: int | None = None,
@@ -184,7 +212,9 @@ def tune(
         param: a dotted scenario path, e.g. ``"services.support.transfer_timeout"`` or
             ``"groups.billing.agents"``.
         range: ``(low, high)`` or ``"10..300"``.
-        scope: ``overall`` | ``service:NAME`` | ``target:NAME`` | ``group:NAME``.
+        scope: ``overall`` | ``service:NAME`` | ``target:NAME`` | ``group:NAME``; default derived
+            from ``param`` (:func:`tune_scope`: ``groups.tech.agents`` -> ``target:tech`` when tech
+            receives transfers, else ``overall``), recorded with why in ``scope_reason``.
         direction: ``"lower"`` or ``"higher"`` is better (default: from the metric's name).
         grid: points of the coarse grid (ends included).
         resolution: the step the answer is exact to (default 1: integers, whole seconds).
@@ -195,7 +225,7 @@ def tune(
         TuneFailed: a setting could not be evaluated (the message names the value and the reason).
     """
     sc = as_scenario(scenario)
-    kind, key = parse_scope(scope)
+    kind, key, scope_reason = tune_scope(sc, param, scope)
     _check_scope(sc, metric, (kind, key))
     better = metric_direction(metric, direction)
     if isinstance(range, str):
@@ -222,6 +252,7 @@ def tune(
     seed = int(sc.simulation.seed if seed is None else seed)
 
     rows: dict[int, dict[str, Any]] = {}
+    groups: dict[int, dict[str, dict[str, Any]]] = {}  # per setting: occupancy and agents on shift per group
 
     def meets(r: dict[str, Any]) -> bool:
         if better == "lower":
@@ -245,6 +276,14 @@ def tune(
                 explored = pd.DataFrame([rows[k] for k in sorted(rows)], columns=[param, *EXPLORED_COLUMNS])
                 raise TuneFailed(param, result.failures, explored)
             m = result.metric(metric, kind, key)
+            summary = result.summary
+            for k in ks:
+                at = summary[(summary.scope == "group") & (summary[param] == value(k))]
+                groups[k] = {
+                    "occupancy": {str(r.key): [float(r.mean), float(r.ci_low), float(r.ci_high)]
+                                  for r in at[at.metric == "agent_occupancy"].itertuples()},
+                    "agent_hours": agent_hours(sc.with_changes({param: value(k)})),
+                }
             for k, r in zip(ks, m.to_dict(orient="records")):
                 row = {param: value(k), "mean": r["mean"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                        "n": int(r["n"]), "stage": stage}
@@ -259,8 +298,11 @@ def tune(
         if not ok:
             r = rows[steps]
             recommended = None
+            near = _closest(rows, bound, better)
             reason = (f"no value in {value(0)}..{value(steps)} meets {metric} {cmp} {target} with "
                       f"{level:.0%} confidence: at {value(steps)} the {bound} is {r[bound]:.4g}")
+            if near is not None and near != steps:
+                reason += f"; the closest is {value(near)} ({bound} {rows[near][bound]:.4g})"
         else:
             b = ok[0]
             if b == 0:
@@ -289,8 +331,33 @@ def tune(
     monotone = all(not (flags[i] and not flags[i + 1]) for i in builtins.range(len(flags) - 1))
     if not monotone:
         reason += "; warning: the explored curve is not monotone (a setting that meets is followed by one that does not)"
+    chosen_k = next((k for k in rows if value(k) == recommended), None) if recommended is not None \
+        else _closest(rows, "ci_high" if better == "lower" else "ci_low", better)
+    at = groups.get(chosen_k, {}) if chosen_k is not None else {}
     return TuneResult(
         param=param, metric=metric, target=float(target), direction=better, scope=kind, key=key,
         replications=n, seed=seed, recommended=recommended, reason=reason, explored=explored, monotone=monotone,
+        scope_reason=scope_reason, chosen=None if chosen_k is None else value(chosen_k),
+        occupancy=at.get("occupancy", {}), agent_hours=at.get("agent_hours", {}),
+        hours=float(sc.simulation.horizon) / 3600.0,
     )
+
+
+def agent_hours(sc: Scenario) -> dict[str, float]:
+    """Per group, the agent-hours on shift in one simulated run after the warm-up, from the rota as
+    the engine reads it (a named agent in two groups counts in both): the cost of a staffing."""
+    sim = sc.simulation
+    t0, t1 = float(sim.warmup), float(sim.warmup + sim.horizon)
+    on = {name: sh.on_time(sim.start_seconds, t0, t1) for name, sh in sc.shifts().items()}
+    return {g.name: sum(on[a] for a in sc.agents_of(g.name)) / 3600.0 for g in sc.groups}
+
+
+def _closest(rows: dict[int, dict[str, Any]], bound: str, better: str) -> int | None:
+    """The explored step whose 95 % ``bound`` is nearest the good side (the smallest upper bound when
+    lower is better, the largest lower bound when higher is); the smaller setting on a tie."""
+    have = [k for k in sorted(rows) if not math.isnan(rows[k][bound])]
+    if not have:
+        return None
+    sign = 1.0 if better == "lower" else -1.0
+    return min(have, key=lambda k: (sign * rows[k][bound], k))
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from ..errors import TransferSimError
 from .metrics import METRICS, SERVICE_LEVEL_SECONDS
 
 __all__ = [
@@ -30,10 +31,13 @@ __all__ = [
     "FigureInfo",
     "FIGURES",
     "GROUP_METRICS",
+    "RATE_FORMS",
+    "RateError",
     "REPORTED",
     "better_direction",
     "count",
     "figure",
+    "parse_rate",
     "percent",
     "ratio",
     "seconds",
@@ -235,3 +239,40 @@ def better_direction(metric: str) -> Better | None:
     """``"higher"`` or ``"lower"`` is better for ``metric``; ``None`` for a neutral or unknown name."""
     info = FIGURES.get(metric)
     return None if info is None else info.better
+
+
+# -- rates as typed ---------------------------------------------------------------------------------
+
+RATE_FORMS = "a rate is a fraction (0.05) or a percent (5%)"
+
+
+class RateError(TransferSimError, ValueError):
+    """A rate typed in a form that cannot be read (not a number, above 100 %, 5 without %)."""
+
+
+def parse_rate(text: str | float, option: str | None = None) -> float:
+    """A proportion as typed: ``"5%"``, ``"5 %"`` and ``"0.05"`` are all 0.05.
+
+    A bare number above 1 is refused rather than guessed (``"5"`` could be 5 % or a mistake), as are
+    values below 0 or above 100 %, NaN and infinities. The :class:`RateError` names ``option``
+    (``"--target 5: a rate is a fraction (0.05) or a percent (5%)"``). The one reader of a typed
+    rate: the CLI's targets build on it.
+    """
+    raw = str(text).strip()
+    shown = raw or repr(raw)
+    lead = f"{option} {shown}" if option else shown
+    percent_ = raw.endswith("%")
+    body = raw[:-1].strip() if percent_ else raw
+    try:
+        value = float(body)
+    except ValueError:
+        raise RateError(f"{lead}: not a number; {RATE_FORMS}") from None
+    if not math.isfinite(value):
+        raise RateError(f"{lead}: not a finite number; {RATE_FORMS}")
+    if not percent_ and value > 1:
+        raise RateError(f"{lead}: {RATE_FORMS}")
+    if percent_:
+        value /= 100.0
+    if not 0.0 <= value <= 1.0:
+        raise RateError(f"{lead}: a rate lies from 0 to 1 (0 % to 100 %); {RATE_FORMS}")
+    return value + 0.0  # -0.0 -> 0.0

@@ -17,6 +17,7 @@ import pandas as pd
 from .intervals import summarise_intervals
 from .metrics import METRICS, TARGET_METRICS, Tally, summarise
 from .records import EVENT_COLUMNS, TIMELINE_COLUMNS, TRANSFER_COLUMNS  # the columns of the engine's rows
+from .scopes import scope_text, select_scope
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -94,34 +95,39 @@ class SimulationResult:
         pri = self.per_replication_intervals
         self.intervals = None if pri is None else summarise_intervals(pri)
 
-    def metric(self, name: str, scope: str = "overall", key: str = "all") -> tuple[float, float, float]:
+    def metric(self, name: str, scope: str = "overall", key: str | None = None) -> tuple[float, float, float]:
         """``(mean, ci_low, ci_high)`` of one figure, e.g. ``metric("transfer_abandonment_rate",
-        "target", "billing")``."""
+        "target:tech")`` (or ``"target", "tech"``; scopes: :mod:`.scopes`). An unknown scope raises
+        :class:`~.scopes.UnknownScope` listing this result's scopes; an unknown figure a ``KeyError``."""
         m = self.metrics
-        row = m[(m.scope == scope) & (m.key == key) & (m.metric == name)]
+        kind, key = select_scope(m, scope, key)
+        row = m[(m.scope == kind) & (m.key == key) & (m.metric == name)]
         if row.empty:
-            known = sorted(set(m[m.scope == scope].key)) if scope in set(m.scope) else []
-            raise KeyError(f"no metric {name!r} for {scope} {key!r}; keys of {scope}: {known}")
+            known = sorted(set(m[(m.scope == kind) & (m.key == key)].metric))
+            raise KeyError(f"no metric {name!r} for {scope_text(kind, key)}; its metrics: {', '.join(known)}")
         r = row.iloc[0]
         return (float(r["mean"]), float(r["ci_low"]), float(r["ci_high"]))
 
-    def by_interval(self, metric: str, scope: str = "overall", key: str = "all") -> pd.DataFrame:
+    def by_interval(self, metric: str, scope: str = "overall", key: str | None = None) -> pd.DataFrame:
         """One figure per interval of the clock, indexed by ``interval`` (``"HH:MM"``), with columns
         ``mean, ci_low, ci_high, n``: e.g. ``by_interval("queue_abandonment_rate")`` or
-        ``by_interval("staffed_agents", "group", "billing")``. Needs a run with ``interval=``."""
+        ``by_interval("staffed_agents", "group:billing")``. Needs a run with ``interval=``."""
         iv = self.intervals
         if iv is None:
             raise ValueError("this result has no intervals: simulate(..., interval=\"1h\") gives them")
-        rows = iv[(iv.scope == scope) & (iv.key == key) & (iv.metric == metric)]
+        kind, key = select_scope(iv, scope, key, what="this result's intervals")
+        rows = iv[(iv.scope == kind) & (iv.key == key) & (iv.metric == metric)]
         if rows.empty:
-            known = sorted(set(iv[iv.scope == scope].metric)) if scope in set(iv.scope) else []
-            raise KeyError(f"no metric {metric!r} per interval for {scope} {key!r}; metrics of {scope}: {known}")
+            known = sorted(set(iv[(iv.scope == kind) & (iv.key == key)].metric))
+            raise KeyError(f"no metric {metric!r} per interval for {scope_text(kind, key)}; its metrics: {known}")
         return rows.set_index("interval")[["mean", "ci_low", "ci_high", "n"]]
 
-    def table(self, scope: str = "overall", key: str = "all", metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """The figures of one scope/key as a readable frame indexed by metric name."""
+    def table(self, scope: str = "overall", key: str | None = None, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """The figures of one scope (``"target:tech"``, or ``"target", "tech"``) as a readable frame
+        indexed by metric name."""
         m = self.metrics
-        sel = m[(m.scope == scope) & (m.key == key)].set_index("metric")[["mean", "ci_low", "ci_high", "n"]]
+        kind, key = select_scope(m, scope, key)
+        sel = m[(m.scope == kind) & (m.key == key)].set_index("metric")[["mean", "ci_low", "ci_high", "n"]]
         if metrics is not None:
             sel = sel.reindex([x for x in metrics if x in sel.index])
         return sel
