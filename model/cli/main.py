@@ -6,9 +6,12 @@ from .analytic import estimate_cmd, validate_cmd
 from .app import app
 from .backtest import backtest_cmd
 from .calibrate import calibrate_cmd
+from .compare import compare_cmd
 from .experiments import sweep_cmd, tune_cmd
+from .plan import plan_cmd
 from .run import report_cmd, run_cmd
 from .statechart import conform_cmd, model_cmd
+from .whatif import whatif_cmd
 
 __all__ = ["app", "main"]
 
@@ -21,6 +24,9 @@ for _name, _command in (
     ("estimate", estimate_cmd),
     ("sweep", sweep_cmd),
     ("tune", tune_cmd),
+    ("whatif", whatif_cmd),
+    ("compare", compare_cmd),
+    ("plan", plan_cmd),
     ("calibrate", calibrate_cmd),
     ("backtest", backtest_cmd),
 ):

@@ -1,0 +1,205 @@
+"""The search for the fewest agents per cell that meet every target, confirmed by simulation.
+
+From the analytic start (:func:`.staffing.start_cells`) each round simulates the whole day with the
+current cells, on the same seed and replications every time (common random numbers: two staffings
+are compared on the same customers), and judges every target in every planned interval by the side
+of its confidence interval that must meet it (the upper bound of an abandonment rate):
+
+1. **Repair**: while some (target, interval) fails, add an agent in that interval to the groups of
+   the target that fail it themselves (else to the one doing worst).
+2. **Trim**: then take an agent from every cell not yet known to be tight; keep the cuts if every
+   target still holds; else put back the cuts in the failing intervals and the ones just before
+   (a queue carries over), mark them tight and check again.
+
+Each round is one simulation of all replications, run in parallel on a :class:`Runner`. When a cell
+reaches :func:`.staffing.cell_cap` or its figure stops moving while agents are added, no staffing
+meets that target at this setting; the search stops and says what came closest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..experiments.executors import Runner
+from ..results.intervals import summarise_intervals
+from ..results.metrics import summarise
+from ..scenario import Scenario
+from ..sim.run import combine, run_replication
+from .staffing import Cells, cell_cap, staffed_scenario
+from .targets import PlanTarget
+
+__all__ = ["Evaluation", "Search", "search", "run_chunk"]
+
+MAX_ROUNDS = 60
+STALL = 3  # agents added to a cell without its figure moving before the target is called out of reach
+
+
+def run_chunk(scenario: Scenario, seed: int, replications: Sequence[int], step: float) -> list[object]:
+    """Replications of ``scenario`` with per-interval figures, no event log (module level: pickled)."""
+    return [run_replication(scenario, seed, i, keep_events=False, timeline_step=None, interval=step)
+            for i in replications]
+
+
+@dataclass
+class Evaluation:
+    """One staffing simulated: its cells, figures (whole run and per interval) and judgement."""
+
+    cells: Cells
+    scenario: Scenario
+    metrics: pd.DataFrame  # scope, key, metric, mean, ci_low, ci_high, n at the plan's confidence
+    intervals: pd.DataFrame  # interval, scope, key, metric, mean, ci_low, ci_high, n
+    per_replication_intervals: pd.DataFrame  # replication, interval, scope, key, metric, value
+    failing: list[tuple[PlanTarget, str]]  # (target, interval) not met
+    worst: dict[tuple[int, str], tuple[float, float, float]]  # (target index, interval) -> mean, lo, hi
+
+    @property
+    def meets(self) -> bool:
+        return not self.failing
+
+
+def _figure(iv: pd.DataFrame, label: str, scope: tuple[str, str], metric: str) -> tuple[float, float, float] | None:
+    row = iv[(iv.interval == label) & (iv.scope == scope[0]) & (iv.key == scope[1]) & (iv.metric == metric)]
+    if row.empty or row["mean"].iloc[0] != row["mean"].iloc[0]:
+        return None
+    r = row.iloc[0]
+    return float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+
+
+@dataclass
+class Search:
+    """The search at one setting (a scenario with the varied settings applied)."""
+
+    scenario: Scenario
+    targets: Sequence[PlanTarget]
+    labels: Sequence[str]
+    step: float
+    seed: int
+    replications: int
+    confidence: float
+    runner: Runner
+    min_agents: int = 0
+    on_round: Callable[[str], None] | None = None
+    evaluations: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def evaluate(self, cells: Cells) -> Evaluation:
+        """Simulate ``cells`` (all replications, in parallel) and judge every target in every interval."""
+        sc = staffed_scenario(self.scenario, cells, self.step)
+        workers = max(1, self.runner.workers)
+        reps = list(range(self.replications))
+        chunks = [reps[i::workers] for i in range(workers) if reps[i::workers]]
+        futures = [self.runner.submit(run_chunk, sc, self.seed, c, self.step) for c in chunks]
+        for _ in self.runner.completed(futures):
+            pass
+        outputs = [o for f in futures for o in f.result()]
+        result = combine(sc, self.seed, outputs)  # type: ignore[arg-type]
+        iv = summarise_intervals(result.per_replication_intervals, self.confidence)  # type: ignore[arg-type]
+        metrics = summarise(result.per_replication, self.confidence)
+        failing, worst = [], {}
+        for ti, t in enumerate(self.targets):
+            for label in self.labels:
+                figures = [f for s in t.checks if (f := _figure(iv, label, s, t.metric)) is not None]
+                if not figures:
+                    continue  # no such contacts in this interval: nothing to meet
+                key = (lambda f: t.bound(*f)) if t.target.op == "<=" else (lambda f: -t.bound(*f))
+                w = max(figures, key=key)
+                worst[(ti, label)] = w
+                if not t.target.met(t.bound(*w)):
+                    failing.append((t, label))
+        self.evaluations += 1
+        return Evaluation(dict(cells), sc, metrics, iv, result.per_replication_intervals, failing, worst)  # type: ignore[arg-type]
+
+    def _say(self, text: str) -> None:
+        if self.on_round is not None:
+            self.on_round(text)
+
+    def _groups_to_grow(self, ev: Evaluation, t: PlanTarget, label: str) -> list[str]:
+        failing, scores = [], {}
+        for g in t.groups:
+            figures = [f for s in t.group_checks(self.scenario, g) if (f := _figure(ev.intervals, label, s, t.metric))]
+            if not figures:
+                continue
+            bounds = [t.bound(*f) for f in figures]
+            b = max(bounds) if t.target.op == "<=" else min(bounds)
+            scores[g] = b if t.target.op == "<=" else -b
+            if not t.target.met(b):
+                failing.append(g)
+        if failing:
+            return failing
+        return [max(scores, key=scores.__getitem__)] if scores else list(t.groups)
+
+    def run(self, start: Cells) -> tuple[Evaluation, bool]:
+        """The fewest-agents cells meeting every target (``True``), or the closest found (``False``)."""
+        caps = {c: cell_cap(n) for c, n in start.items()}
+        cells = dict(start)
+        best = ev = self.evaluate(cells)
+        history: dict[tuple[int, str], list[float]] = {}
+        while not ev.meets:
+            if self.evaluations >= MAX_ROUNDS:
+                self.notes.append(f"stopped after {MAX_ROUNDS} simulations without meeting every target")
+                return best, False
+            self._say(f"adding agents: {len(ev.failing)} target-intervals short")
+            grow: set[tuple[str, str]] = set()
+            for t, label in ev.failing:
+                ti = self.targets.index(t)
+                h = history.setdefault((ti, label), [])
+                h.append(t.bound(*ev.worst[(ti, label)]))
+                if len(h) > STALL and abs(h[-1] - h[-1 - STALL]) < 1e-9:
+                    self.notes.append(f"{t} at {label}: adding agents no longer changes it "
+                                      f"(stays at {100 * h[-1]:.3g} %), so no staffing meets it here")
+                    return ev, False
+                grow.update((g, label) for g in self._groups_to_grow(ev, t, label))
+            at_cap = [c for c in grow if cells.get(c, self.min_agents) >= caps.get(c, cell_cap(0))]
+            if at_cap:
+                g, label = sorted(at_cap)[0]
+                self.notes.append(f"{g} at {label} reached {cells[(g, label)]} agents and a target still fails")
+                return ev, False
+            for c in grow:
+                cells[c] = cells.get(c, self.min_agents) + 1
+            ev = self.evaluate(cells)
+            best = ev
+        return self._trim(ev), True
+
+    def _trim(self, ev: Evaluation) -> Evaluation:
+        tight: set[tuple[str, str]] = set()
+        order = list(self.labels)
+        while True:
+            cuts = [c for c, n in ev.cells.items() if n > self.min_agents and c not in tight]
+            if not cuts or self.evaluations >= MAX_ROUNDS:
+                return ev
+            self._say(f"trying {len(cuts)} fewer agents")
+            trial = dict(ev.cells)
+            for c in cuts:
+                trial[c] -= 1
+            t_ev = self.evaluate(trial)
+            if t_ev.meets:
+                ev = t_ev
+                continue
+            bad = {label for _, label in t_ev.failing}
+            cut_labels = {c[1] for c in cuts}
+            # a failing interval with no cut of its own fails for the cut just before it (a queue carries over)
+            near = bad | {order[order.index(b) - 1] for b in bad - cut_labels if order.index(b) > 0}
+            back = [c for c in cuts if c[1] in near]
+            for c in back:
+                trial[c] += 1
+            tight.update(back)
+            if not back or len(back) == len(cuts):
+                tight.update(cuts)
+                continue
+            t_ev = self.evaluate(trial)
+            if t_ev.meets:
+                ev = t_ev
+            else:
+                tight.update(cuts)
+
+
+def search(scenario: Scenario, targets: Sequence[PlanTarget], labels: Sequence[str], step: float, start: Cells,
+           *, seed: int, replications: int, confidence: float, runner: Runner, min_agents: int = 0,
+           on_round: Callable[[str], None] | None = None) -> tuple[Evaluation, bool, Search]:
+    """Run a :class:`Search` from ``start``; ``(evaluation, met, search)``."""
+    s = Search(scenario, targets, labels, step, seed, replications, confidence, runner, min_agents, on_round)
+    ev, met = s.run(start)
+    return ev, met, s
