@@ -9,6 +9,7 @@ against a log); their packages are ``model.calibration`` and ``model.backtesting
 
 from .backtesting import Backtest, backtest
 from .calibration import Calibration, calibrate
+from .comparison import Comparison, compare
 from .errors import TransferSimError
 from .logs import ContactLog, read_log
 from .lifecycle import (
@@ -32,6 +33,7 @@ __all__ = [
     "Backtest",
     "COMPILED",
     "Calibration",
+    "Comparison",
     "ContactLog",
     "CompiledLifecycle",
     "Contact",
@@ -49,6 +51,7 @@ __all__ = [
     "TransferSimError",
     "backtest",
     "calibrate",
+    "compare",
     "confidence_interval",
     "load_scenario",
     "read_log",
