@@ -116,6 +116,15 @@ class Search:
         if self.on_round is not None:
             self.on_round(text)
 
+    def _stalled(self, t: PlanTarget, label: str, figure: tuple[float, float, float], bound: float) -> str:
+        text = (f"{t} at {label}: adding agents no longer changes it (stays at {100 * bound:.3g} %): what is "
+                "still lost does not wait for an agent (customers leaving while an agent accepts, a timer "
+                "shorter than the accept delay, transfers to named agents off shift)")
+        if self.confidence and t.target.met(figure[0]):
+            text += (f"; its mean, {100 * figure[0]:.3g} %, meets the target but the interval from "
+                     f"{self.replications} simulated days is too wide: more replications narrow it")
+        return text
+
     def _groups_to_grow(self, ev: Evaluation, t: PlanTarget, label: str) -> list[str]:
         failing, scores = [], {}
         for g in t.groups:
@@ -148,8 +157,7 @@ class Search:
                 h = history.setdefault((ti, label), [])
                 h.append(t.bound(*ev.worst[(ti, label)]))
                 if len(h) > STALL and abs(h[-1] - h[-1 - STALL]) < 1e-9:
-                    self.notes.append(f"{t} at {label}: adding agents no longer changes it "
-                                      f"(stays at {100 * h[-1]:.3g} %), so no staffing meets it here")
+                    self.notes.append(self._stalled(t, label, ev.worst[(ti, label)], h[-1]))
                     return ev, False
                 grow.update((g, label) for g in self._groups_to_grow(ev, t, label))
             at_cap = [c for c in grow if cells.get(c, self.min_agents) >= caps.get(c, cell_cap(0))]
