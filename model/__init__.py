@@ -12,6 +12,7 @@ from .calibration import Calibration, calibrate
 from .comparison import Comparison, compare
 from .errors import TransferSimError
 from .logs import ContactLog, read_log
+from .planning import Plan, plan
 from .lifecycle import (
     COMPILED,
     Contact,
@@ -40,6 +41,7 @@ __all__ = [
     "ContactData",
     "EventNotAllowed",
     "METRICS",
+    "Plan",
     "Scenario",
     "ScenarioError",
     "SimulationResult",
@@ -56,6 +58,7 @@ __all__ = [
     "load_scenario",
     "read_log",
     "mermaid",
+    "plan",
     "scenario_from_dict",
     "run_sweep",
     "simulate",
