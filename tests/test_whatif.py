@@ -361,3 +361,11 @@ def test_a_failing_point_exits_1_and_writes_nothing(tiny_file, tmp_path, monkeyp
               str(tmp_path / "w"))
     assert res.exit_code == 1 and "RuntimeError: boom" in res.stderr and "nothing was written" in res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_slider_starts_at_the_scenarios_own_value_when_it_is_on_the_grid(tiny) -> None:
+    w = whatif(tiny, {TIMEOUT: [30, "1m", 90], AGENTS: [1, 2]}, 2, executor="serial", progress=False)
+    doc = Page(w.html())
+    assert doc.outputs == {TIMEOUT: "60 s", AGENTS: "2 agents"}  # tiny has 60 s and 2 billing agents
+    start = w.frame[w.frame.point == 1 * 2 + 1]
+    assert {(r.metric, r.scope): shown(r.mean, r.metric) for r in start.itertuples(index=False)} == doc.figures
