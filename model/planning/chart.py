@@ -20,7 +20,7 @@ __all__ = ["plan_chart"]
 def plan_chart(plan: Plan) -> Figure:
     """Two panels per planned group, interval by interval: the recommended agents (bars, the planned
     intervals solid) with agents on shift including named agents; and each target's figure (mean
-    with its interval) against its target, with occupancy."""
+    with its interval) against its target."""
     groups = plan.groups
     with style():
         fig = new_figure(9.0, 3.6 * len(groups) + 0.4)
@@ -36,6 +36,7 @@ def plan_chart(plan: Plan) -> Figure:
                     label="agents on shift, named agents included")
             ax.bar([], [], color=colour(0), label="planned agents (pale: not planned)")
             ax.set_ylabel("agents")
+            ax.set_ylim(0, 1.45 * max(1.0, float(t["agents"].max()), float(t["agents on shift"].max())))
             ax.set_title(f"{g}: agents per interval")
             ax.legend(loc="upper left", frameon=False)
             ax2 = axes[2 * gi + 1]
@@ -50,10 +51,11 @@ def plan_chart(plan: Plan) -> Figure:
                 ax2.axhline(100 * tg.target.value, color=TARGET_COLOUR, ls="--", lw=1.2,
                             label=f"target {tg.target.op.replace('<=', '≤').replace('>=', '≥')} "
                                   f"{100 * tg.target.value:g} %")
-            occ = 100 * t["agent_occupancy"].to_numpy(float)
-            ax2.plot(x, occ, color=colour(2), lw=1, alpha=0.8, label="occupancy")
+            top = max([100 * tg.target.value for tg in plan.targets if g in tg.groups] or [1.0])
+            highs = [100 * float(np.nanmax(t[f"{figure_column(tg)} ci_high"].to_numpy(float)))
+                     for tg in plan.targets if g in tg.groups and t[figure_column(tg)].notna().any()]
             ax2.set_ylabel("%")
-            ax2.set_ylim(bottom=0)
+            ax2.set_ylim(0, 1.6 * max([top, *highs]))
             ax2.set_title(f"{g}: figures per interval (bars: {100 * plan.confidence:g} % interval)"
                           if plan.confidence else f"{g}: figures per interval (mean)")
             ax2.legend(loc="upper left", frameon=False, fontsize=8.5)

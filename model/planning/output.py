@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
     from .plan import Plan
 
-__all__ = ["write_plan", "scenario_toml"]
+__all__ = ["write_plan", "scenario_toml", "by_text"]
+
+
+def by_text(step: float) -> str:
+    """An interval as typed: ``"1h"``, ``"30m"``."""
+    return f"{step / 3600:g}h" if step % 3600 == 0 else f"{step / 60:g}m"
 
 FILES = ("plan.json", "plan.csv", "options.csv", "plan.toml", "report.html", "plan.png")
 
@@ -109,12 +114,36 @@ def _cell(v: Any, column: str) -> str:
     return html.escape(str(v))
 
 
+def lost_split(plan: Plan) -> str:
+    """How the transfers into the planned groups lost in the planned intervals were lost: the timer
+    expiring or the customer leaving, as a sentence (empty when none were lost)."""
+    pri = plan.chosen.evaluation.per_replication_intervals
+    sel = pri[(pri.scope == "target") & pri.key.isin(plan.groups) & pri.interval.isin(plan.chosen.labels)]
+    timer = float(sel[sel.metric == "transfer_expired"]["value"].sum())
+    left = float(sel[sel.metric == "abandoned_transfer"]["value"].sum())
+    if timer + left == 0:
+        return ""
+    per_day = (timer + left) / plan.replications
+    return (f"Of the transfers to {', '.join(plan.groups)} lost in the planned intervals (about {per_day:.3g} per "
+            f"simulated day), {100 * timer / (timer + left):.0f} % were the transfer timer expiring and "
+            f"{100 * left / (timer + left):.0f} % customers leaving while they waited.")
+
+
 def _html(plan: Plan, png: bytes) -> str:
     threshold = " or ".join(sorted({f"{float(s.service_level_threshold):g} s" for s in plan.scenario.services}))
     cols = [c for c in plan.table.columns if not c.endswith("ci_low") and not c.endswith("ci_high")]
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(r[c], c)}</td>" for c in cols) + "</tr>"
-                   for _, r in plan.table.iterrows())
+    shown = plan.table.copy()
+    shown["planned"] = shown["planned"].map({True: "yes", False: "no"})
+    shown.loc[shown["agents on shift"] == 0, "agent_occupancy"] = float("nan")  # no agents: no occupancy
+    def cell(r: Any, c: str) -> str:
+        low = f"{c} ci_low"
+        if low in shown.columns and r[c] == r[c] and c != "agent_occupancy":
+            return f"{_cell(r[c], c)} ({_cell(r[low], c)} to {_cell(r[f'{c} ci_high'], c)})"
+        return _cell(r[c], c)
+
+    body = "".join("<tr>" + "".join(f"<td>{cell(r, c)}</td>" for c in cols) + "</tr>"
+                   for _, r in shown.iterrows())
     options = "".join(f"<li>{html.escape(line)}</li>" for line in options_words(plan))
     notes = "".join(f"<li>{html.escape(n)}</li>" for o in plan.tried for n in o.notes)
     goals = "".join(f"<li>{html.escape(target_words(t, threshold))} ({html.escape(t.scope)}), "
@@ -132,12 +161,13 @@ th{{background:#f4f4f4}}img{{max-width:100%}}dt{{font-weight:600}}</style></head
 <h1>Staffing plan: {html.escape(plan.scenario.name or 'scenario')}</h1>
 <p class="answer" id="answer">{html.escape(plan.answer)}</p>
 <h2>What was asked</h2><ul>{goals}</ul>
-<p>A target counts as met when {html.escape(conf)}. Agents change every {plan.step / 60:g} minutes.</p>
+<p>A target counts as met when {html.escape(conf)}. Agents change every {by_text(plan.step)}.</p>
+<p>{html.escape(lost_split(plan))}</p>
 <h2>Settings compared</h2><ul>{options}</ul>
 {f'<h2>Why some settings fall short</h2><ul>{notes}</ul>' if notes else ''}
 <h2>Interval by interval</h2><img alt="agents and figures per interval" src="data:image/png;base64,{img}">
 <table><tr>{head}</tr>{body}</table>
-<p>The recommended scenario is <code>plan.toml</code> next to this page: <code>transfer-sim run plan.toml --by {plan.step / 60:g}m</code>.</p>
+<p>The recommended scenario is <code>plan.toml</code> next to this page: <code>transfer-sim run plan.toml --by {by_text(plan.step)}</code>.</p>
 <h2>Glossary</h2><dl>
 <dt>agents</dt><dd>The group's agents on shift in the interval that the plan sets (named agents keep their own shifts and come on top).</dd>
 <dt>transfer abandonment</dt><dd>The share of transfers into the group that end without an agent joining: the transfer timer expired, or the customer left while waiting.</dd>

@@ -35,7 +35,7 @@ def _what(t: PlanTarget, threshold: str) -> str:
     kind, _, name = t.scope.partition(":")
     if t.metric == "transfer_abandonment_rate":
         where = {"target": f" to {name}", "service": f" of {name}", "group": f" to {name}"}.get(kind, "")
-        return f"transfers{where} abandoned (timer expired or customer left)"
+        return f"transfers{where} abandoned"
     of = {"service": f" of {name}", "group": f" entering {name}"}.get(kind, "")
     if t.metric == "queue_abandonment_rate":
         return f"new contacts{of} who leave before an agent answers"
@@ -44,11 +44,11 @@ def _what(t: PlanTarget, threshold: str) -> str:
 
 def figure_words(t: PlanTarget) -> str:
     """A short column heading: ``"transfers to tech abandoned"``."""
-    return _what(t, "threshold").replace(" (timer expired or customer left)", "")
+    return _what(t, "threshold")
 
 
 def target_words(t: PlanTarget, threshold: str = "their service level threshold") -> str:
-    """``"transfers to tech abandoned (timer expired or customer left) at or under 5 %"``."""
+    """``"transfers to tech abandoned at or under 5 %"``."""
     side = "at or under" if t.target.op == "<=" else "at or above"
     return f"{_what(t, threshold)} {side} {100 * t.target.value:g} %"
 
