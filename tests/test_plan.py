@@ -112,7 +112,7 @@ def test_a_setting_that_misses_is_never_chosen_however_cheap() -> None:
     assert list(p.options["meets every target"]) == [False, True]
     assert p.met and p.settings == {"services.chat.transfer_timeout": 120}
     assert "timeout of chat to 120 s" in p.answer
-    assert "no staffing meets it" in p.options["note"].iloc[0]
+    assert "adding agents no longer changes it" in p.options["note"].iloc[0]
 
 
 def test_settings_are_chosen_by_cost() -> None:
