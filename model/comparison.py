@@ -329,6 +329,8 @@ def compare(
     if n < 1:
         raise ExperimentError(f"replications must be >= 1 (2 or more for an interval), got {n}")
     s = sa.simulation.seed if seed is None else _count(seed, "seed")
+    if s < 0:
+        raise ExperimentError(f"seed must be >= 0, got {s}")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
         raise ExperimentError(f"level must be a number between 0 and 1 (such as 0.95), got {level!r}")
     step = None

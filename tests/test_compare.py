@@ -142,6 +142,7 @@ def test_one_replication_gives_nan_intervals_and_says_why(tiny):
     ({"replications": True}, "replications must be a whole number"),
     ({"replications": 2.5}, "replications must be a whole number"),
     ({"seed": "x"}, "seed must be a whole number"),
+    ({"seed": -1}, "seed must be >= 0"),
     ({"level": 1.5}, "level must be a number between 0 and 1"),
     ({"by": "7m"}, "by: an interval must be"),
 ])

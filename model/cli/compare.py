@@ -114,8 +114,8 @@ def pairing_line(c: Comparison, scopes: Sequence[str], metrics: Sequence[str] | 
 
 
 def compare_cmd(
-    a: Path = typer.Argument(..., help="Scenario A, the reference (TOML file)."),
-    b: Path = typer.Argument(..., help="Scenario B, the variant (TOML file)."),
+    a: Path = typer.Argument(..., metavar="A.toml", help="Scenario A, the reference (TOML file)."),
+    b: Path = typer.Argument(..., metavar="B.toml", help="Scenario B, the variant (TOML file)."),
     replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
                                                help="Of each scenario (default: A's)."),
     seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="The seed both run from (default: A's)."),
@@ -154,7 +154,7 @@ def compare_cmd(
         check_force(estimate_work(sc, n), force, "this comparison")
     expect_note(estimate_work(sa, 2 * n), 1 if ex == "serial" else (workers or os.cpu_count() or 1))
     try:
-        c = compare(sa, sb, n, seed=seed, progress=progress, executor=ex, workers=workers, force=force)
+        c = compare(sa, sb, replications, seed=seed, progress=progress, executor=ex, workers=workers, force=force)
     except ComparisonFailed as err:  # a replication failed to run: not bad input
         fail(str(err), code=1)
     except (ScenarioError, ExperimentError) as err:
