@@ -3,13 +3,18 @@
 From the analytic start (:func:`.staffing.start_cells`) each round simulates the whole day with the
 current cells, on the same seed and replications every time (common random numbers: two staffings
 are compared on the same customers), and judges every target in every planned interval by the side
-of its confidence interval that must meet it (the upper bound of an abandonment rate):
+of its confidence interval that must meet it (the upper bound of an abandonment rate), the rate
+pooled over the simulated days (:mod:`.pooled`):
 
 1. **Repair**: while some (target, interval) fails, add an agent in that interval to the groups of
    the target that fail it themselves (else to the one doing worst).
 2. **Trim**: then take an agent from every cell not yet known to be tight; keep the cuts if every
    target still holds; else put back the cuts in the failing intervals and the ones just before
    (a queue carries over), mark them tight and check again.
+
+3. **Confirm**: simulate the result on fresh days (another seed) and repair there (agents only
+   added): choosing the cheapest staffing that passes on one set of days flatters it; the fresh
+   days' figures are free of that choice and are the ones reported.
 
 Each round is one simulation of all replications, run in parallel on a :class:`Runner`. When a cell
 reaches :func:`.staffing.cell_cap` or its figure stops moving while agents are added, no staffing
@@ -28,13 +33,21 @@ from ..results.intervals import summarise_intervals
 from ..results.metrics import summarise
 from ..scenario import Scenario
 from ..sim.run import combine, run_replication
+from .pooled import pooled_rate, wide_intervals
 from .staffing import Cells, cell_cap, staffed_scenario
 from .targets import PlanTarget
 
-__all__ = ["Evaluation", "Search", "search", "run_chunk"]
+__all__ = ["Evaluation", "Search", "search", "run_chunk", "confirm_seed"]
 
 MAX_ROUNDS = 60
 STALL = 3  # agents added to a cell without its figure moving before the target is called out of reach
+
+
+def confirm_seed(seed: int) -> int:
+    """The seed of the fresh days a plan is checked on: derived from the search's, never equal to it."""
+    import numpy as np
+
+    return int(np.random.SeedSequence(entropy=[int(seed), 0xC0F1]).generate_state(1)[0])
 
 
 def run_chunk(scenario: Scenario, seed: int, replications: Sequence[int], step: float) -> list[object]:
@@ -52,20 +65,13 @@ class Evaluation:
     metrics: pd.DataFrame  # scope, key, metric, mean, ci_low, ci_high, n at the plan's confidence
     intervals: pd.DataFrame  # interval, scope, key, metric, mean, ci_low, ci_high, n
     per_replication_intervals: pd.DataFrame  # replication, interval, scope, key, metric, value
+    wide: pd.DataFrame  # the per-replication interval rows, one column per metric (pooled figures)
     failing: list[tuple[PlanTarget, str]]  # (target, interval) not met
     worst: dict[tuple[int, str], tuple[float, float, float]]  # (target index, interval) -> mean, lo, hi
 
     @property
     def meets(self) -> bool:
         return not self.failing
-
-
-def _figure(iv: pd.DataFrame, label: str, scope: tuple[str, str], metric: str) -> tuple[float, float, float] | None:
-    row = iv[(iv.interval == label) & (iv.scope == scope[0]) & (iv.key == scope[1]) & (iv.metric == metric)]
-    if row.empty or row["mean"].iloc[0] != row["mean"].iloc[0]:
-        return None
-    r = row.iloc[0]
-    return float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
 
 
 @dataclass
@@ -85,23 +91,29 @@ class Search:
     evaluations: int = 0
     notes: list[str] = field(default_factory=list)
 
-    def evaluate(self, cells: Cells) -> Evaluation:
-        """Simulate ``cells`` (all replications, in parallel) and judge every target in every interval."""
+    def evaluate(self, cells: Cells, seed: int | None = None) -> Evaluation:
+        """Simulate ``cells`` (all replications, in parallel; the search's seed unless ``seed``) and
+        judge every target in every interval."""
+        seed = self.seed if seed is None else seed
         sc = staffed_scenario(self.scenario, cells, self.step)
+        if seed != sc.simulation.seed:
+            sc = sc.with_changes({"simulation.seed": seed})
         workers = max(1, self.runner.workers)
         reps = list(range(self.replications))
         chunks = [reps[i::workers] for i in range(workers) if reps[i::workers]]
-        futures = [self.runner.submit(run_chunk, sc, self.seed, c, self.step) for c in chunks]
+        futures = [self.runner.submit(run_chunk, sc, seed, c, self.step) for c in chunks]
         for _ in self.runner.completed(futures):
             pass
         outputs = [o for f in futures for o in f.result()]
-        result = combine(sc, self.seed, outputs)  # type: ignore[arg-type]
+        result = combine(sc, seed, outputs)  # type: ignore[arg-type]
         iv = summarise_intervals(result.per_replication_intervals, self.confidence)  # type: ignore[arg-type]
         metrics = summarise(result.per_replication, self.confidence)
+        wide = wide_intervals(result.per_replication_intervals)  # type: ignore[arg-type]
         failing, worst = [], {}
         for ti, t in enumerate(self.targets):
             for label in self.labels:
-                figures = [f for s in t.checks if (f := _figure(iv, label, s, t.metric)) is not None]
+                figures = [f for s in t.checks
+                           if (f := pooled_rate(wide, label, s, t.metric, self.confidence)) is not None]
                 if not figures:
                     continue  # no such contacts in this interval: nothing to meet
                 key = (lambda f: t.bound(*f)) if t.target.op == "<=" else (lambda f: -t.bound(*f))
@@ -110,7 +122,8 @@ class Search:
                 if not t.target.met(t.bound(*w)):
                     failing.append((t, label))
         self.evaluations += 1
-        return Evaluation(dict(cells), sc, metrics, iv, result.per_replication_intervals, failing, worst)  # type: ignore[arg-type]
+        return Evaluation(dict(cells), sc, metrics, iv, result.per_replication_intervals,  # type: ignore[arg-type]
+                          wide, failing, worst)
 
     def _say(self, text: str) -> None:
         if self.on_round is not None:
@@ -128,7 +141,8 @@ class Search:
     def _groups_to_grow(self, ev: Evaluation, t: PlanTarget, label: str) -> list[str]:
         failing, scores = [], {}
         for g in t.groups:
-            figures = [f for s in t.group_checks(self.scenario, g) if (f := _figure(ev.intervals, label, s, t.metric))]
+            figures = [f for s in t.group_checks(self.scenario, g)
+                       if (f := pooled_rate(ev.wide, label, s, t.metric, self.confidence))]
             if not figures:
                 continue
             bounds = [t.bound(*f) for f in figures]
@@ -141,15 +155,26 @@ class Search:
         return [max(scores, key=scores.__getitem__)] if scores else list(t.groups)
 
     def run(self, start: Cells) -> tuple[Evaluation, bool]:
-        """The fewest-agents cells meeting every target (``True``), or the closest found (``False``)."""
-        caps = {c: cell_cap(n) for c, n in start.items()}
-        cells = dict(start)
-        best = ev = self.evaluate(cells)
+        """The fewest-agents cells meeting every target (``True``), or the closest found (``False``).
+
+        The cells found on the search's days are then simulated on fresh days (:func:`confirm_seed`)
+        and repaired there too (agents only added), so the plan does not rest on the luck of the days
+        it was chosen on; the evaluation returned is the fresh days' one."""
+        self._caps = {c: cell_cap(n) for c, n in start.items()}
+        ev, met = self._repair(self.evaluate(start), self.seed)
+        if not met:
+            return ev, False
+        ev = self._trim(ev)
+        self._say("checking on fresh days")
+        return self._repair(self.evaluate(ev.cells, confirm_seed(self.seed)), confirm_seed(self.seed))
+
+    def _repair(self, ev: Evaluation, seed: int) -> tuple[Evaluation, bool]:
+        cells = dict(ev.cells)
         history: dict[tuple[int, str], list[float]] = {}
         while not ev.meets:
             if self.evaluations >= MAX_ROUNDS:
                 self.notes.append(f"stopped after {MAX_ROUNDS} simulations without meeting every target")
-                return best, False
+                return ev, False
             self._say(f"adding agents: {len(ev.failing)} target-intervals short")
             grow: set[tuple[str, str]] = set()
             for t, label in ev.failing:
@@ -160,16 +185,15 @@ class Search:
                     self.notes.append(self._stalled(t, label, ev.worst[(ti, label)], h[-1]))
                     return ev, False
                 grow.update((g, label) for g in self._groups_to_grow(ev, t, label))
-            at_cap = [c for c in grow if cells.get(c, self.min_agents) >= caps.get(c, cell_cap(0))]
+            at_cap = [c for c in grow if cells.get(c, self.min_agents) >= self._caps.get(c, cell_cap(0))]
             if at_cap:
                 g, label = sorted(at_cap)[0]
                 self.notes.append(f"{g} at {label} reached {cells[(g, label)]} agents and a target still fails")
                 return ev, False
             for c in grow:
                 cells[c] = cells.get(c, self.min_agents) + 1
-            ev = self.evaluate(cells)
-            best = ev
-        return self._trim(ev), True
+            ev = self.evaluate(cells, seed)
+        return ev, True
 
     def _trim(self, ev: Evaluation) -> Evaluation:
         tight: set[tuple[str, str]] = set()
