@@ -198,7 +198,8 @@ def test_the_outcome_segments_are_the_lifecycles_final_states_with_their_records
     fig = charts.outcomes_chart(result)
     left, right = fig.axes[:2]
     assert legend_texts(left) == [figure(s).label for s in charts.CONTACT_ENDS]
-    assert legend_texts(right) == [figure(s).label for s in charts.TRANSFER_ENDS]
+    # a transfer request ends joined, returned to its sender, with its timer expired or with the customer gone
+    assert legend_texts(right) == ["successful (joined)", "returned to sender", "timer expired", "customer left"]
     handles = left.get_legend().legend_handles
     from matplotlib.colors import to_hex
 
@@ -376,3 +377,54 @@ def test_the_intervals_chart_of_a_run_without_intervals_is_a_clear_error(result)
 
     with pytest.raises(ValueError, match="no per-interval figures"):
         intervals_chart(result)
+
+
+# -- legible: counts per simulated run, a mean per interval instead of spikes, returned transfers -------
+def test_the_time_to_join_legend_counts_requests_per_simulated_run(result) -> None:
+    """Next to tables per simulated run, the legend says "about N per simulated run", not the total
+    over all runs."""
+    texts = legend_texts(charts.time_to_join_cdf(result).axes[0])
+    tr = result.transfers
+    tr = tr[tr.counted.astype(bool) & (tr.outcome != "open")]
+    for target in ("billing", "tech"):
+        n = (tr.target == target).sum()
+        line = next(t for t in texts if t.startswith(f"to {target}:"))
+        assert line.endswith(f"of requests join (about {n / result.replications:,.0f} per simulated run)"), line
+        assert f"{n:,}" not in line.split("(")[-1] or n == round(n / result.replications)
+    assert not any("replications" in t for t in texts)
+
+
+def test_the_transfers_waiting_panel_is_a_mean_per_interval(result) -> None:
+    """The panel shows, per target group, the mean of the sampled waiting transfers in each 15 min
+    (a run under 4 h), as steps; recomputed here from the timeline itself."""
+    import numpy as np
+
+    fig = charts.timeline_chart(result)
+    waiting = fig.axes[0]
+    assert "mean per 15 min" in waiting.get_ylabel()
+    tl = result.timeline
+    tech = tl[tl.group.astype(str) == "tech"]
+    bins = np.floor(tech.time / 900) * 900
+    expected = tech.groupby(bins)["waiting_transfers"].mean().sort_index()
+    line = next(ln for ln, t in zip(waiting.get_lines(), legend_texts(waiting)) if t == "tech")
+    assert line.get_drawstyle() == "steps-post"
+    x, y = line.get_xdata(), line.get_ydata()
+    assert list(np.round(np.diff(x) * 3600)) == [900.0] * (len(x) - 1)  # one step per 15 min, not per sample
+    assert list(y[:-1]) == pytest.approx(list(expected))
+    assert len(y) - 1 < tech.time.nunique()  # fewer points than samples: the spikes are averaged
+
+
+def test_the_outcomes_chart_shows_transfers_returned_to_their_sender() -> None:
+    """Policy return: a transfer whose timer runs out goes back to its sender; the bar shows that
+    share (from the transfers table) and the four shares add up to 100 %."""
+    sc = small_scenario().with_changes({"services.support.on_transfer_timeout": "return",
+                                        "services.support.transfer_timeout": 20})
+    res = simulate(sc, replications=2)
+    right = charts.outcomes_chart(res).axes[1]
+    tech = [t.get_text() for t in right.get_yticklabels()].index("tech")
+    segments = [p for p in right.patches if round(p.get_y() + p.get_height() / 2) == tech]
+    assert sum(p.get_width() for p in segments) == pytest.approx(1.0)
+    tr = res.transfers
+    tr = tr[tr.counted.astype(bool) & (tr.outcome != "open") & (tr.target == "tech")]
+    returned = pd.Series([(g.outcome == "returned").mean() for _, g in tr.groupby("replication")]).mean()
+    assert returned > 0 and segments[1].get_width() == pytest.approx(returned)

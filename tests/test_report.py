@@ -126,8 +126,11 @@ FIGURES = {
     "arrivals": "n", "completed": "n", "transfers_requested": "n", "transfers_accepted": "n",
     "transfer_abandonment_rate": "%", "transfer_success_rate": "%", "transfer_service_level": "%",
     "time_to_join_mean": "s", "time_to_join_p90": "s", "queue_abandonment_rate": "%",
-    "abandonment_rate": "%", "rejects_per_transfer": "x", "offers_per_transfer": "x",
+    "abandonment_rate": "%", "service_level": "%", "wait_mean": "s", "rejects_per_transfer": "x",
+    "offers_per_transfer": "x",
 }
+# how transfer requests ended, listed after the success row (model/results/outcomes.py)
+OUTCOME_ROWS = ("transfer_joined_share", "transfer_returned_share", "transfer_expired_share", "transfer_left_share")
 
 
 def shown(v: float, kind: str) -> str:
@@ -194,41 +197,70 @@ def test_report_is_one_self_contained_file_with_pngs_beside(report: Path) -> Non
 def test_report_opens_with_the_answer_then_scenario_charts_tables(report: Path, result) -> None:
     html = report.read_text()
     answer = html.index('id="answer"')
-    assert answer < html.index('id="scenario"') < html.index('id="charts"') < html.index('id="tables"')
+    assert answer < html.index('id="scenario"') < html.index('id="charts"') < html.index('id="tables"') \
+        < html.index('id="meanings"') < html.index('id="appendix"') < html.index('id="fig-statechart"')
     first = read_report(report).answer[0]
     # the interval read from the metrics frame itself, clipped to 0-100 % as the report promises
     m = result.metrics
     row = m[(m.scope == "target") & (m.key == "billing") & (m.metric == "transfer_abandonment_rate")].iloc[0]
     lo, hi = max(row["ci_low"], 0.0), min(row["ci_high"], 1.0)
-    assert first.startswith("With a 60 s timeout, ")
+    assert first.startswith("As configured, with the 60 s transfer timeout, ")
     assert f"{100 * row['mean']:.1f} % ({100 * lo:.1f}–{100 * hi:.1f} %) of transfers to billing" in first
-    assert "expire or are abandoned" in first
+    assert "are lost before an agent joins" in first
     assert "bottleneck" in html
 
 
+def outcome_shares(result, target: str) -> dict[str, tuple[float, float, float]]:
+    """How the transfers to ``target`` ended, per replication from the transfers table (not from the
+    metrics the report reads): mean and 95 % t interval of each ending's share of the ended requests."""
+    from scipy import stats
+
+    tr = result.transfers
+    tr = tr[tr.counted.astype(bool) & (tr.outcome != "open") & (tr.target == target)]
+    out = {}
+    for name, outcome in zip(OUTCOME_ROWS, ("accepted", "returned", "transfer_expired", "abandoned_transfer")):
+        x = np.array([(g.outcome == outcome).mean() for _, g in tr.groupby("replication")])
+        half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        out[name] = (x.mean(), max(x.mean() - half, 0.0), min(x.mean() + half, 1.0))
+    return out
+
+
 def test_the_headline_states_the_runs_figures(report: Path, result) -> None:
-    """Every number in the opening sentences, recomputed here from the result's metrics frame."""
+    """Every number in the opening sentences, recomputed here from the result's frames."""
     m = result.metrics
     page = read_report(report)
-    assert len(page.answer) == 3, page.answer
+    assert len(page.answer) == 6, page.answer
     targets = transfer_targets(m)
     assert targets == ["billing", "tech"]  # the baseline transfers to both; billing gets more
     timeout = result.scenario.services[0].transfer_timeout
     rates = {t: mean_ci(m, "target", t, "transfer_abandonment_rate") for t in targets}
-    first = (f"With a {timeout:g} s timeout, "
+    first = (f"As configured, with the {timeout:g} s transfer timeout, "
              + " and ".join(f"{pct_ci(*rates[t])} of transfers to {t}" for t in targets)
-             + " expire or are abandoned.")
-    over = [t for t in targets if rates[t][0] > 0.1]
-    if over:
-        first += f" That is above the 10 % target for {' and '.join(over)}."
-    else:
-        first += " All targets are within the 10 % target."
+             + " are lost before an agent joins. Against the 10 % target: "
+             + "; ".join(f"transfers to {t} {'meet' if rates[t][2] <= 0.1 else 'miss'} it (upper 95 % bound "
+                         f"{shown(rates[t][2], '%')})" for t in targets) + ".")
     assert page.answer[0] == first
+    # what it costs: agent-hours per simulated run (agents x the 1 h horizon) and occupancy
+    cost = page.answer[1]
+    for t in targets:
+        g = result.scenario.group(t)
+        occ = mean_ci(m, "group", t, "agent_occupancy")
+        assert f"{g.agents} agent-hour{'s' if g.agents != 1 else ''} of {t} per simulated run, " \
+               f"{t}'s chat slots busy {pct_ci(*occ)} of the time" in cost, cost
+    if any(rates[t][2] > 0.1 for t in targets):
+        worst = max((t for t in targets if rates[t][2] > 0.1), key=lambda t: rates[t][0])
+        assert f"To find how many {worst} agents meet the target" in cost
+    # how the transfers ended, from the transfers table
+    for line, t in zip(page.answer[2:4], targets):
+        shares = outcome_shares(result, t)
+        assert line == (f"Of transfers to {t}: successful (joined) {pct_ci(*shares['transfer_joined_share'])}, "
+                        f"timer expired {pct_ci(*shares['transfer_expired_share'])}, "
+                        f"customer left {pct_ci(*shares['transfer_left_share'])}."), line
 
     worst = max(targets, key=lambda t: rates[t][0])
     g = result.scenario.group(worst)
     occ = mean_ci(m, "group", worst, "agent_occupancy")
-    assert page.answer[1] == (
+    assert page.answer[4] == (
         f"The bottleneck is {worst}: it loses {pct(rates[worst][0])} % of the transfers sent to it, "
         f"with its chat slots busy {pct_ci(*occ)} of the time "
         f"({g.agents} agent{'s' if g.agents != 1 else ''} x {g.max_concurrent} chat{'s' if g.max_concurrent != 1 else ''})."
@@ -236,22 +268,34 @@ def test_the_headline_states_the_runs_figures(report: Path, result) -> None:
     arrivals = mean_ci(m, "overall", "all", "arrivals")[0]
     assert arrivals > 100
     lost = mean_ci(m, "overall", "all", "abandonment_rate")
-    assert page.answer[2].startswith(f"Of about {arrivals:,.0f} contacts per replication, {pct_ci(*lost)} do not end completed")
+    assert page.answer[5].startswith(f"Of about {arrivals:,.0f} contacts per simulated run, {pct_ci(*lost)} do not end completed")
 
 
 def test_the_figures_table_shows_the_results_means_and_intervals(report: Path, result) -> None:
-    """A row per figure, a column per scope; each cell "mean (low – high)" of the metrics frame.
-    An empty or truncated table, a wrong number or a missing scope fails here."""
+    """A row per figure (its label; its name in a data attribute), a column per scope; each cell
+    "mean (low – high)" of the metrics frame. After the success row, how the requests ended."""
+    from model.results.figures import figure
+    from model.results.outcomes import OUTCOME_FIGURES
+
     m = result.metrics
-    table = read_report(report).table("Figures, mean (95 % CI)")
+    html = report.read_text()
+    table = read_report(report).table("Figures, mean (95 % range)")
     targets = transfer_targets(m)
     scopes = [("overall", "all")] + [("target", t) for t in targets]
     assert table["header"] == ["figure", "All contacts"] + [f"Transfers to {t}" for t in targets]
-    assert [r[0] for r in table["rows"]] == list(FIGURES)  # every figure, in the documented order
+    order = list(FIGURES)
+    at = order.index("transfer_success_rate") + 1
+    order[at:at] = OUTCOME_ROWS
+    labels = [f"of which {OUTCOME_FIGURES[n].label}" if n in OUTCOME_FIGURES else figure(n).label for n in order]
+    assert [r[0] for r in table["rows"]] == labels  # every figure, in the documented order, in words
+    body = html[html.index("<h3>Figures, mean (95 % range)</h3>"):]
+    assert re.findall(r'data-metric="([a-z_0-9]+)">', body[: body.index("</table>")]) == order
     checked = 0
-    for row in table["rows"]:
-        name, cells = row[0], row[1:]
+    for name, row in zip(order, table["rows"]):
+        cells = row[1:]
         assert len(cells) == len(scopes), row
+        if name in OUTCOME_FIGURES:
+            continue  # checked against the transfers table below
         for (scope, key), cell in zip(scopes, cells):
             r = figure_row(m, scope, key, name)
             if r is None:  # e.g. arrivals has no per-target figure: the cell is left blank
@@ -262,12 +306,20 @@ def test_the_figures_table_shows_the_results_means_and_intervals(report: Path, r
             checked += 1
     # the run has transfers to both targets: most cells hold a number
     assert checked >= len(FIGURES) + 9 * len(targets)
+    rows = dict(zip(order, table["rows"]))
+    assert rows["transfer_joined_share"][1:] == rows["transfer_success_rate"][1:]  # the same share, two ways
+    for t, col in zip(targets, range(2, 2 + len(targets))):
+        shares = outcome_shares(result, t)
+        for name in ("transfer_expired_share", "transfer_left_share"):
+            mean, lo, hi = shares[name]
+            assert rows[name][col] == f"{shown(mean, '%')} ({shown(lo, '%')} – {shown(hi, '%')})", (t, name)
 
 
 def test_the_report_shows_the_run_and_scenario_it_was_built_from(report: Path, result) -> None:
     page = read_report(report)
-    assert page.sub.startswith(f"{result.replications} replications, seed {result.seed}. ")
-    assert "Target transfer abandonment: 10 %." in page.sub
+    assert page.sub.startswith(f"Each figure is the mean of {result.replications} simulated runs (seed {result.seed}), "
+                               "with its 95 % range in brackets")
+    assert "Target: transfer abandonment 10 %." in page.sub
     sc = result.scenario
     services = page.table("Services")
     assert [r[0] for r in services["rows"]] == [s.name for s in sc.services]
@@ -275,18 +327,23 @@ def test_the_report_shows_the_run_and_scenario_it_was_built_from(report: Path, r
         assert row[1] == s.entry_group and row[3] == f"{s.transfer_timeout:g} s" and row[5] == s.on_transfer_timeout
     groups = page.table("Groups")
     assert [(r[0], int(r[1]), int(r[2])) for r in groups["rows"]] == [(g.name, g.agents, g.max_concurrent) for g in sc.groups]
+    assert all("_" not in r[4] for r in groups["rows"])  # "sequential, longest idle", not a code name
     occupancy = page.table("Agent occupancy")
     m = result.metrics
     occ = m[(m.scope == "group") & (m.metric == "agent_occupancy")]
     assert len(occ) == len(sc.groups)
-    assert occupancy["rows"] == [[str(r.key), f"{pct(r.mean)} %", f"{pct(r.ci_low)} % – {pct(r.ci_high)} %"]
-                                 for r in occ.itertuples()]
+    hours = sc.simulation.horizon / 3600
+    assert occupancy["header"] == ["group", "mean", "95 % range", "agent-hours per simulated run"]
+    assert occupancy["rows"] == [[str(r.key), f"{pct(r.mean)} %", f"{pct(r.ci_low)} % – {pct(r.ci_high)} %",
+                                  f"{sc.group(r.key).agents * hours:,.0f}"] for r in occ.itertuples()]
 
 
 def test_headline_names_each_target_and_the_bottleneck(result) -> None:
     lines = headline(result)
-    assert "transfers to billing" in lines[0] and "transfers to tech" in lines[0]
-    assert lines[1].startswith("The bottleneck is ")
+    assert "transfers to billing" in lines[0] and "transfers to tech" in lines[0] and "target" not in lines[0]
+    assert any(line.startswith("The bottleneck is ") for line in lines)
+    only = headline(result, 0.5, scopes=["target:tech"])
+    assert "transfers to tech" in only[0] and "billing" not in only[0]
 
 
 def test_sweep_headline_compares_timeouts(sweep) -> None:
@@ -298,42 +355,57 @@ def test_sweep_headline_compares_timeouts(sweep) -> None:
     assert f"90 s brings that to {100 * at90['mean']:.1f} %" in lines[0]
 
 
-def check_sweep_table(page: ReportPage, frame: pd.DataFrame, path: str) -> None:
+def check_sweep_table(page: ReportPage, frame: pd.DataFrame, path: str, scope: str = "overall", key: str = "all",
+                      who: str = "all transfers", target: float | None = None) -> None:
     """The sweep table against the sweep summary: a row per point, the varied value then three
-    transfer figures ("mean (low – high)") for the target with the most transfers."""
-    requested = frame[(frame.scope == "target") & (frame.metric == "transfers_requested")]
-    key = str(requested.groupby("key", observed=True)["mean"].mean().idxmax())
+    transfer figures ("mean (low – high)") of the scope, and whether the first meets the target."""
+    from model.charts.frames import param_label
+    from model.results.figures import figure
+
     wanted = {"transfer_abandonment_rate": "%", "transfer_success_rate": "%", "time_to_join_p90": "s"}
-    table = page.table("Sweep")
-    assert table["header"] == [path] + [f"{w} ({key})" for w in wanted]
+    table = page.table(f"Every setting of the sweep: {who}")
+    header = [param_label(path)] + [figure(w).label for w in wanted]
+    header += [f"meets the {100 * target:g} % target"] if target is not None else []
+    assert table["header"][: len(header)] == header
     values = sorted(frame[path].unique())
     assert len(values) >= 2 and [r[0] for r in table["rows"]] == [f"{v:g}" for v in values]
     for row, v in zip(table["rows"], values):
         at = frame[frame[path] == v]
         expected = []
         for w, kind in wanted.items():
-            mean, lo, hi = mean_ci(at, "target", key, w)
+            mean, lo, hi = mean_ci(at, scope, key, w)
             expected.append(f"{shown(mean, kind)} ({shown(lo, kind)} – {shown(hi, kind)})")
-        assert row[1:] == expected, (v, row)
+        if target is not None:
+            expected.append("yes" if mean_ci(at, scope, key, "transfer_abandonment_rate")[2] <= target else "no")
+        assert row[1: len(expected) + 1] == expected, (v, row)
 
 
 def test_sweep_report_has_the_sweep_chart_and_table(sweep, tmp_path) -> None:
+    """A sweep of the timeout alone is about all transfers (the timeout is the service's): the
+    answer is the shortest timeout whose upper bound meets the target, or the closest."""
     index = build_report(small_scenario(), tmp_path / "sw", sweep=sweep, target=0.2)
     html = index.read_text()
     assert (tmp_path / "sw" / "sweep.png").exists()
     assert external_refs(html) == []
     page = read_report(index)
-    check_sweep_table(page, sweep, TIMEOUT)
-    # the opening sentences, from the sweep frame: the scenario's 60 s against the longest timeout
-    sel = sweep[(sweep.scope == "target") & (sweep.key == "billing") & (sweep.metric == "transfer_abandonment_rate")]
+    check_sweep_table(page, sweep, TIMEOUT, target=0.2)
+    sel = sweep[(sweep.scope == "overall") & (sweep.metric == "transfer_abandonment_rate")]
     at = {int(r[TIMEOUT]): (r["mean"], r["ci_low"], r["ci_high"]) for _, r in sel.iterrows()}
-    assert page.answer[0] == (f"With a 60 s timeout, {pct_ci(*at[60])} of transfers to billing expire or are "
-                              f"abandoned; 90 s brings that to {pct_ci(*at[90])}.")
     meets = sorted(t for t, (_, _, hi) in at.items() if hi <= 0.2)
     if meets:
-        assert page.answer[1].endswith(f"meets the 20 % target is {meets[0]} s.")
+        x = meets[0]
+        assert page.answer[0] == (f"Set the support transfer timeout to {x} s: {pct(at[x][0])} % of all transfers are "
+                                  f"lost before an agent joins (95 % range {pct(at[x][1])}–{pct(at[x][2])} %), within "
+                                  f"the 20 % target even at the upper end of that range ({shown(at[x][2], '%')}).")
     else:
-        assert page.answer[1] == "No support transfer timeout in the sweep meets the 20 % target with 95 % confidence."
+        x = min(at, key=lambda t: (at[t][2], t))
+        assert page.answer[0].startswith("No setting in the sweep meets the 20 % target for all transfers")
+        assert f"The closest is the support transfer timeout at {x} s: {pct(at[x][0])} %" in page.answer[0]
+    # a scope chosen instead: the same sweep read for the transfers to billing
+    index = build_report(small_scenario(), tmp_path / "billing", sweep=sweep, target=0.2, scopes=["target:billing"])
+    page = read_report(index)
+    check_sweep_table(page, sweep, TIMEOUT, "target", "billing", "transfers to billing", target=0.2)
+    assert "transfers to billing" in page.answer[0]
 
 
 def test_report_command_reads_a_run_folder(result, tmp_path) -> None:
@@ -415,19 +487,26 @@ def failed_sweep(tmp_path_factory):
     return info.value.result
 
 
-def _check_failed_report(html: str, summary: pd.DataFrame) -> None:
-    first = re.search(r'id="answer">\s*<p>([^<]+)</p>', html).group(1)
-    assert first.startswith("1 of 4 points failed")
+def _check_failed_report(html: str, summary: pd.DataFrame, target: float | None) -> None:
+    page = ReportPage(html)
+    # the answer first (about billing: its staffing was varied), then the failed points said
+    assert "transfers to billing" in page.answer[0]
+    said = [i for i, a in enumerate(page.answer) if a.startswith("1 of 4 points failed")]
+    assert said == [2 if target is not None else 1], page.answer  # right after the answer
     # the table: the failed point's figures read "failed", the others are numbers
-    rows = re.findall(r"<tr>(<td[^\n]*)</tr>", html[html.index("<h3>Sweep</h3>"):])
+    title = "Every setting of the sweep: transfers to billing"
+    rows = re.findall(r"<tr>(<td[^\n]*)</tr>", html[html.index(f"<h3>{title}</h3>"):])
     failed = [r for r in rows if "failed" in r]
-    assert len(failed) == 1 and re.findall(r"<td[^>]*>([^<]*)</td>", failed[0]) == ["90", "4", "failed", "failed", "failed"]
-    assert failed[0].count('class="num failed"') == 3
+    figures = 3 + (target is not None) + 1  # three transfer figures, meets the target, billing occupancy
+    assert len(failed) == 1 and re.findall(r"<td[^>]*>([^<]*)</td>", failed[0]) == ["90", "4"] + ["failed"] * figures
+    assert failed[0].count('class="num failed"') == figures
     assert len(rows) == 4
     # the three points that ran show the summary's figures for billing
-    table = ReportPage(html).table("Sweep")
-    assert table["header"] == [TIMEOUT, AGENTS] + [f"{w} (billing)" for w in
-                                                   ("transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90")]
+    table = page.table(title)
+    assert table["header"][:5] == ["support transfer timeout (s)", "billing agents",
+                                   "transfer abandonment (expired or abandoned)", "transfer success (joined)",
+                                   "time to join, 90th percentile"]
+    assert table["header"][-1] == "agent occupancy: billing"
     ran = [r for r in table["rows"] if "failed" not in r]
     assert [(int(r[0]), int(r[1])) for r in ran] == [(30, 3), (30, 4), (90, 3)]
     for r in ran:
@@ -436,24 +515,27 @@ def _check_failed_report(html: str, summary: pd.DataFrame) -> None:
         for w, kind in (("transfer_abandonment_rate", "%"), ("transfer_success_rate", "%"), ("time_to_join_p90", "s")):
             mean, lo, hi = mean_ci(at, "target", "billing", w)
             expected.append(f"{shown(mean, kind)} ({shown(lo, kind)} – {shown(hi, kind)})")
-        assert r[2:] == expected, r
+        assert r[2:5] == expected, r
+        occ = mean_ci(at, "group", "billing", "agent_occupancy")
+        assert r[-1] == f"{shown(occ[0], '%')} ({shown(occ[1], '%')} – {shown(occ[2], '%')})"
     # the list of failed points, with the reason, under the charts
     listed = html.index('id="failed-points"')
     assert html.index('id="fig-heatmap"') < listed < html.index('id="tables"')
     section = html[listed: html.index("</section>", listed)]
-    assert "p0003" in section and f"{TIMEOUT} = 90, {AGENTS} = 4" in section and REASON in section
+    assert "point p0003" in section and "The support transfer timeout at 90 s and billing agents at 4" in section
+    assert REASON in section
 
 
 def test_a_sweep_report_marks_failed_points_and_says_why(failed_sweep, tmp_path) -> None:
     index = build_report(small_scenario(), tmp_path / "rep", sweep=failed_sweep.summary,
                          failures=failed_sweep.failures, target=0.1)
-    _check_failed_report(index.read_text(), failed_sweep.summary)
+    _check_failed_report(index.read_text(), failed_sweep.summary, 0.1)
     assert (tmp_path / "rep" / "heatmap.png").exists()
 
 
 def test_a_sweep_folder_report_reads_its_failures(failed_sweep, tmp_path) -> None:
     index = build_report(failed_sweep.out, tmp_path / "rep")
-    _check_failed_report(index.read_text(), pd.read_parquet(failed_sweep.out / "summary.parquet"))
+    _check_failed_report(index.read_text(), pd.read_parquet(failed_sweep.out / "summary.parquet"), None)
 
 
 def test_the_heat_map_draws_a_failed_cell_grey_with_the_word(failed_sweep) -> None:
@@ -477,23 +559,28 @@ def test_a_report_without_failures_mentions_none(sweep, tmp_path) -> None:
 
 
 # -- what the figures mean, and numbers in words ------------------------------------------------------------
-def test_the_report_says_what_each_figure_means(report: Path) -> None:
-    """Each figure of the table carries its plain-words meaning (on hover, and in the list under the
-    tables), read from the metric table."""
+def test_the_report_says_what_each_figure_means(report: Path, result) -> None:
+    """Each figure of the table carries its plain-words meaning (on hover, and in the glossary under
+    the tables, with this scenario's numbers), read from the metric table; the words the answers
+    use are defined too."""
     from markupsafe import escape
 
     from model.results.figures import figure
+    from model.results.outcomes import OUTCOME_FIGURES
 
     html = report.read_text()
-    page = read_report(report)
-    names = [r[0] for r in page.table("Figures, mean (95 % CI)")["rows"]]
-    assert "What the figures mean" in html
     section = html[html.index('id="meanings"'):]
-    for name in [*names, "agent_occupancy"]:
-        info = figure(name)
+    for name in [*FIGURES, *OUTCOME_ROWS, "agent_occupancy"]:
+        info = OUTCOME_FIGURES.get(name) or figure(name)
         definition = str(escape(info.definition))
-        assert f'<td title="{definition}"><code>{name}</code>' in html or name == "agent_occupancy", name
-        assert f"<dt>{info.label} <code>{name}</code></dt><dd>{definition}</dd>" in section, name
+        assert f'<dt data-metric="{name}">{info.label}</dt><dd>{definition}' in section, name
+    assert f'title="{escape(figure("transfer_abandonment_rate").definition)}" data-metric="transfer_abandonment_rate"' in html
+    threshold = result.scenario.services[0].service_level_threshold
+    assert f"The threshold in this scenario: {threshold:g} s." in section
+    assert "The transfer timeout in this scenario: 60 s." in section
+    for term in ("simulated run", "95 % range", "upper 95 % bound", "meets the target"):
+        assert f'<dt data-metric="">{term}</dt>' in section, term
+    assert f"mean over {result.replications} such runs" in section
 
 
 def test_numbers_in_words_at_their_boundaries() -> None:
@@ -516,15 +603,15 @@ def test_the_sweep_table_of_a_frame_with_one_figure_shows_that_figure(sweep) -> 
     from model.report.tables import sweep_table
 
     one = sweep[sweep.metric == "time_to_join_mean"]
-    header, rows = sweep_table(one, "billing")
-    assert header == [TIMEOUT, "time_to_join_mean (billing)"]
-    assert [r[0] for r in rows] == ["30", "60", "90"] and all(r[1].endswith(" s)") for r in rows)
-    header, rows = sweep_table(sweep[sweep.scope == "overall"], "all", scope="overall")
-    assert header[1:] == [f"{m} (all contacts)" for m in
-                          ("transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90")]
+    t = sweep_table(one, "billing")
+    assert t["header"] == ["support transfer timeout (s)", "mean time to join"]
+    assert t["ids"] == [TIMEOUT, "time_to_join_mean"] and t["title"] == "Every setting of the sweep: transfers to billing"
+    assert [r[0] for r in t["rows"]] == ["30", "60", "90"] and all(r[1].endswith(" s)") for r in t["rows"])
+    t = sweep_table(sweep[sweep.scope == "overall"], "all", scope="overall")
+    assert t["ids"][1:] == ["transfer_abandonment_rate", "transfer_success_rate", "time_to_join_p90"]
     overall = sweep[(sweep.scope == "overall") & (sweep.metric == "transfer_abandonment_rate")].sort_values(TIMEOUT)
-    assert [r[1] for r in rows] == [f"{shown(r.mean, '%')} ({shown(r.ci_low, '%')} – {shown(r.ci_high, '%')})"
-                                    for r in overall.itertuples()]
+    assert [r[1] for r in t["rows"]] == [f"{shown(r.mean, '%')} ({shown(r.ci_low, '%')} – {shown(r.ci_high, '%')})"
+                                         for r in overall.itertuples()]
 
 
 def test_a_sweep_headline_for_a_scope_without_the_figure_says_so(sweep) -> None:

@@ -19,6 +19,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..lifecycle import FINAL_STATES, STATES, TRANSFERRING, is_agent_target, transitions
 from ..results.figures import figure
+from ..results.outcomes import OUTCOME_FIGURES, OUTCOMES, transfer_outcomes
 from .style import MARK_COLOUR, colour, new_figure, style
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
 
 __all__ = ["CONTACT_ENDS", "TRANSFER_ENDS", "timeouts_by_target", "time_to_join_cdf", "outcomes_chart",
-           "timeline_chart"]
+           "timeline_chart", "waiting_per_interval"]
 
 CONTACT_ENDS: tuple[str, ...] = tuple(s for s in STATES if s in FINAL_STATES)
 """How a contact ends: the final states, in the lifecycle's order (each is also a count in results)."""
@@ -87,9 +88,10 @@ def time_to_join_cdf(result: SimulationResult, *, targets: Sequence[str] | None 
             end = t_out if t_out == t_out else (joined[-1] if len(joined) else 1.0)
             x = np.append(x, max(end, x[-1]) * 1.15)
             y = np.append(y, share)
+            runs = max(1, int(result.replications))
+            per_run = f"about {n / runs:,.0f} per simulated run" if runs > 1 else f"{n} in the simulated run"
             ax.step(x, y, where="post", color=colour(i), lw=2,
-                    label=f"to {name}: {100 * share:.1f} % of {n} requests join"
-                    + (f" ({result.replications} replications)" if result.replications > 1 else ""))
+                    label=f"to {name}: {100 * share:.1f} % of requests join ({per_run})")
             xmax = max(xmax, x[-1])
         drawn = set()
         for name in names:
@@ -117,15 +119,18 @@ def _counts(result: SimulationResult, scope: str, metrics: Sequence[str]) -> pd.
 def outcomes_chart(result: SimulationResult) -> Figure:
     """How contacts end, stacked, as shares: left, every contact by the entry group of its service
     (one bar segment per final state of the lifecycle); right, every transfer request by its target
-    group (joined, or each final state a transfer can end in)."""
+    group: joined, returned to the sender (policy ``return``), timer expired, customer left
+    (:mod:`model.results.outcomes`)."""
     ends = list(CONTACT_ENDS)
     entry = {s.name: s.entry_group for s in result.scenario.services}
     by_service = _counts(result, "service", ends).fillna(0.0)
     by_service.index = [f"{entry.get(str(k), k)}\n({k})" if len(entry) > 1 else str(entry.get(str(k), k))
                         for k in by_service.index]
-    tends = list(TRANSFER_ENDS)
-    by_target = _counts(result, "target", tends + ["transfers_requested"]).fillna(0.0)
-    by_target = by_target[by_target["transfers_requested"] > 0]
+    tends = list(OUTCOMES)
+    requested = _counts(result, "target", ["transfers_requested"]).fillna(0.0)
+    by_target = pd.DataFrame(
+        {t: {k: v[0] for k, v in transfer_outcomes(result.per_replication, "target", str(t)).items()}
+         for t in requested.index[requested["transfers_requested"] > 0]}, index=tends).T.fillna(0.0)
     with style():
         fig = new_figure(10.5, 4.6)
         axes = fig.subplots(1, 2, width_ratios=[1, 1])
@@ -138,7 +143,7 @@ def outcomes_chart(result: SimulationResult) -> Figure:
             left = np.zeros(len(shares))
             ypos = np.arange(len(shares))
             for col in cols:
-                info = figure(col)
+                info = OUTCOME_FIGURES.get(col) or figure(col)
                 vals = shares[col].to_numpy(float)
                 ax.barh(ypos, vals, left=left, color=info.colour, edgecolor="white", lw=0.5, label=info.label,
                         height=0.6)
@@ -165,7 +170,8 @@ def _transfer_targets(sc: Scenario) -> set[str]:
 def timeline_chart(result: SimulationResult) -> Figure:
     """Over the simulated day (clock hours from ``simulation.start``), mean over replications.
 
-    From the top: transfers waiting per target group; queue abandonment of all contacts (with its
+    From the top: transfers waiting per target group (the mean per interval of the run's ``--by``,
+    else per hour, or per 15 min for a run shorter than 4 h: :func:`waiting_per_interval`); queue abandonment of all contacts (with its
     95 % band: from ``result.intervals`` when the run has them, else per clock hour from the event
     log, else a note saying neither was kept; see :func:`.intervals.queue_abandonment_over_day`);
     agent occupancy per group (busy over on-shift chat slots: above 100 % while agents whose shift
@@ -189,6 +195,8 @@ def timeline_chart(result: SimulationResult) -> Figure:
     mean["hour"] = (start + mean["time"]) / 3600.0
     groups = list(dict.fromkeys(str(g.name) for g in sc.groups)) or sorted(mean["group"].unique())
     groups = [g for g in groups if g in set(mean["group"])]
+    width = float(result.interval or (3600.0 if sc.simulation.warmup + sc.simulation.horizon >= 4 * 3600 else 900.0))
+    per_interval = waiting_per_interval(tl, start, width)
     with style():
         fig = new_figure(9.0, 11.5)
         grid = fig.add_gridspec(5, 1)
@@ -206,7 +214,8 @@ def timeline_chart(result: SimulationResult) -> Figure:
             d = mean[mean["group"] == g].sort_values("hour")
             c = colour(i)
             if g in targets or d["waiting_transfers"].any():
-                waiting.plot(d["hour"], d["waiting_transfers"], color=c, lw=1.8, label=g)
+                x, y = per_interval[g] if g in per_interval else ([], [])
+                waiting.step(x, y, where="post", color=c, lw=1.8, label=g)
             occ = d["busy_slots"] / d["slots"].replace(0, np.nan)
             occupancy_top += [v * 1.05 for v in occ if v == v]
             occupancy.plot(d["hour"], occ, color=c, lw=1.8, label=g)
@@ -214,8 +223,8 @@ def timeline_chart(result: SimulationResult) -> Figure:
             if d["arrivals"].any():
                 arrivals_ax.plot(d["hour"], d["arrivals"] * 3600.0 / step, color=c, lw=1.8, label=g)
         _queue_abandonment(lost, queue_abandonment_over_day(result), start)
-        waiting.set_ylabel("transfers waiting\n(contacts)")
-        waiting.set_title("Over the simulated day (mean over replications)")
+        waiting.set_ylabel(f"transfers waiting\n(mean per {_span_words(width)})")
+        waiting.set_title("Over the simulated day (mean over the simulated runs)")
         occupancy.set_ylabel(f"{figure('agent_occupancy').label}\n(% of chat slots busy)")
         occupancy.yaxis.set_major_formatter(PercentFormatter(1.0))
         # above 100 % while agents whose shift ended finish their chats (their slots are off shift)
@@ -235,6 +244,24 @@ def timeline_chart(result: SimulationResult) -> Figure:
                 title = {id(waiting): "target group", id(arrivals_ax): "entry group", id(lost): None}.get(id(ax), "group")
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
     return fig
+
+
+def waiting_per_interval(timeline: pd.DataFrame, start: float, width: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per group, the mean number of transfers waiting in each interval of ``width`` seconds (over
+    the samples in it and the replications), as step coordinates in clock hours: ``x`` the
+    interval edges (one more than the values), ``y`` the means with the last repeated. A sample is a
+    moment; a mean per interval shows the load without every momentary spike."""
+    tl = timeline.assign(_bin=(np.floor(timeline["time"].to_numpy(float) / width) * width))
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for g, d in tl.groupby(tl["group"].astype(str), observed=True):
+        m = d.groupby("_bin")["waiting_transfers"].mean().sort_index()
+        x = (start + np.append(m.index.to_numpy(float), m.index[-1] + width)) / 3600.0
+        out[str(g)] = (x, np.append(m.to_numpy(float), m.iloc[-1]))
+    return out
+
+
+def _span_words(width: float) -> str:
+    return "hour" if width == 3600 else f"{width / 3600:g} h" if width % 3600 == 0 else f"{width / 60:g} min"
 
 
 def _queue_abandonment(ax: Axes, found: tuple[pd.DataFrame, str] | None, start: float) -> None:

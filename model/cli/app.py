@@ -54,6 +54,9 @@ app = typer.Typer(
     cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
+    # plain help (click's formatter): at 80 columns rich's option panels squeeze the help column so
+    # narrow that the scenario paths one has to type are broken up; examples keep their own lines
+    rich_markup_mode=None,
     help="Simulate and test the lifecycle of a contact transfer in a chat contact center.",
 )
 

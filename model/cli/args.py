@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
     from ..workload import Work
 
-__all__ = ["parse_target", "check_metric", "check_force", "expect_note", "oserror_text", "writable_folder",
+__all__ = ["parse_target", "check_scope_text", "check_scope_in", "check_metric", "check_force", "expect_note", "oserror_text", "writable_folder",
            "load_or_fail", "folder_kind_of", "executor_option", "parse_interval"]
 
 
@@ -49,6 +49,29 @@ def parse_target(text: str | float, metric: str, option: str = "--target") -> fl
     if not math.isfinite(value) or value < 0:
         fail(f"{option} for {metric} must be {allowed} and finite; got {raw!r}")
     return value + 0.0  # -0.0 -> 0.0
+
+
+def check_scope_text(text: str, option: str = "--scope") -> tuple[str, str]:
+    """``(kind, key)`` of a scope as typed (:func:`model.results.scopes.parse_scope`), or exit 2."""
+    from ..results.scopes import ScopeError, parse_scope
+
+    try:
+        return parse_scope(text)
+    except ScopeError as err:
+        fail(f"{option} {text!r}: {err}")
+
+
+def check_scope_in(sc: Scenario, text: str, option: str = "--scope") -> tuple[str, str]:
+    """``(kind, key)`` of a scope the scenario has (its services, transfer targets, groups), or exit 2
+    listing them: checked before anything runs."""
+    from ..results.scopes import scope_text
+
+    kind, key = check_scope_text(text, option)
+    known = ["overall", *(f"service:{s.name}" for s in sc.services), *(f"target:{t}" for t in sorted(sc.targets())),
+             *(f"group:{g.name}" for g in sc.groups)]
+    if scope_text(kind, key) not in known:
+        fail(f"{option} {text!r}: the scenario {sc.name!r} has no such scope; its scopes: {', '.join(known)}")
+    return kind, key
 
 
 def check_metric(name: str, option: str, allowed: Iterable[str]) -> str:

@@ -5,52 +5,121 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from .app import fail
-from .args import check_force, check_metric, executor_option, expect_note, folder_kind_of, load_or_fail, oserror_text, parse_target
+from .args import (check_force, check_metric, check_scope_in, check_scope_text, executor_option, expect_note,
+                   folder_kind_of, load_or_fail, oserror_text, parse_target)
 
-__all__ = ["SWEEP_METRICS", "sweep_cmd", "tune_cmd"]
+if TYPE_CHECKING:
+    from ..experiments import SweepResult, TuneResult
+    from ..scenario import Scenario
+
+__all__ = ["SWEEP_METRICS", "sweep_cmd", "tune_cmd", "sweep_lines", "tune_lines"]
 
 SWEEP_METRICS: tuple[str, ...] = ("transfer_abandonment_rate", "transfer_success_rate", "time_to_join_mean")
-"""The overall figures ``sweep`` prints when no ``--metric`` is given."""
+"""The figures ``sweep`` prints for each scope when no ``--metric`` is given."""
+
+
+def _cell(name: str, mean: float, lo: float, hi: float) -> str:
+    from ..results.figures import figure
+
+    info = figure(name)
+    return f"{info.text(mean)} [{info.text(lo)}, {info.text(hi)}]" if mean == mean else "-"
+
+
+def sweep_lines(result: SweepResult, sc: Scenario, scopes: list[str] | None, metrics: list[str],
+                target: float | None) -> list[str]:
+    """What ``sweep`` prints: per scope (given, else derived from what was varied), which scope and
+    why, a table of ``metrics`` (mean [95 % range]) and the occupancy of the groups it concerns at
+    every point, then the answer: the cheapest point meeting ``target``, or the closest."""
+    import pandas as pd
+
+    from ..report.answers import cost_groups, sweep_answer
+    from ..report.build import sweep_scopes
+    from ..results.scopes import scope_text, scope_words
+
+    summary = result.summary
+    if not len(summary):
+        return ["no point of the sweep has figures (see the failed points below)"]
+    chosen = sweep_scopes(summary, scopes)
+    why = "as given" if scopes else f"derived from --vary {', '.join(result.params)}; --scope chooses another"
+    lines: list[str] = []
+    for kind, key in chosen:
+        lines.append(f"\n{scope_words(kind, key)} ({scope_text(kind, key)}, {why}): mean [95 % range] over "
+                     f"{result.replications} simulated runs per point")
+        table = summary[(summary.scope == kind) & (summary.key.astype(str) == key)]
+        cols = {}
+        for name in metrics:
+            at = table[table.metric == name]
+            if len(at):
+                cols[name] = at.set_index(result.params)
+        for g in cost_groups(result.params, sc, kind, key):
+            at = summary[(summary.scope == "group") & (summary.key.astype(str) == g) & (summary.metric == "agent_occupancy")]
+            if len(at):
+                cols[f"occupancy {g}"] = at.set_index(result.params).assign(metric="agent_occupancy")
+        if not cols:
+            lines.append(f"  no {', '.join(metrics)} for {scope_text(kind, key)}")
+            continue
+        frame = pd.DataFrame({c: [_cell(str(r.metric), r.mean, r.ci_low, r.ci_high) for r in f.itertuples()]
+                              for c, f in cols.items()}, index=next(iter(cols.values())).index)
+        lines.append(frame.reset_index().to_string(index=False))
+        lines += [f"answer: {a}" for a in sweep_answer(summary, sc, kind, key, target=target)]
+    return lines
+
 
 
 def sweep_cmd(
-    scenario: Path = typer.Argument(..., help="Scenario TOML file."),
+    scenario: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario TOML file."),
     vary: list[str] = typer.Option(
         ..., "--vary", "-v", metavar="PATH=V1,V2,...",
         help="A scenario path and its values (V1,V2,... or LOW..HIGH or LOW..HIGH:STEP); repeat for a grid.",
     ),
-    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
-                                               help="Per point (default: the scenario's)."),
-    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Base seed (default: the scenario's)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, metavar="N",
+                                               help="Simulated runs per point (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, metavar="SEED",
+                                       help="Base seed (default: the scenario's)."),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", metavar="DIR",
         help="Store folder (Parquet per point; rerun to resume). Default: reports/sweeps/<scenario>-<hash of the arguments>.",
     ),
+    scopes: Optional[list[str]] = typer.Option(
+        None, "--scope", metavar="SCOPE",
+        help="Whose figures to show: overall, service:NAME, target:NAME or group:NAME; repeat for several. "
+             "Default: from what is varied (groups.tech.agents -> target:tech), else overall.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    executor: str = typer.Option("processes", "--executor", help="processes (every core) or serial."),
+    executor: str = typer.Option("processes", "--executor", metavar="KIND", help="processes (every core) or serial."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
                                             help="Run on this Dask scheduler (tcp://host:8786)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, metavar="N",
+                                          help="Processes (default: one per CPU)."),
     independent: bool = typer.Option(False, "--independent-seeds",
                                      help="A seed per point instead of common random numbers."),
-    metrics: Optional[list[str]] = typer.Option(None, "--metric", "-m",
-                                                help="Overall metrics to print (default: transfer figures)."),
+    metrics: Optional[list[str]] = typer.Option(None, "--metric", "-m", metavar="NAME",
+                                                help="Metrics to print per scope (default: transfer figures)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bar with ETA (default: on a terminal)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report into the store folder."),
-    target: Optional[str] = typer.Option(None, "--target",
-                                         help="Target transfer abandonment rate drawn in the report, e.g. 0.05 or 5%."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="RATE",
+                                         help="Target transfer abandonment rate, 5% or 0.05: the cheapest point "
+                                              "meeting it is recommended (printed and in the report)."),
     force: bool = typer.Option(False, "--force", help="Run even above the work bounds of docs/limits.md."),
 ) -> None:
     """Run a scenario over a grid of changes, with common random numbers; resumable.
 
-    Example: transfer-sim sweep scenarios/baseline.toml --vary services.support.transfer_timeout=30,45,60,90
-    --vary groups.billing.agents=3..5 --replications 10
+    Prints, for each scope, the figures at every point and, with --target, the
+    cheapest point that meets it (or the closest, when none does).
+
+    \b
+    Example: how many tech agents and what timeout keep transfers to tech
+    at or under 5 %?
+      transfer-sim sweep scenarios/peak-hour.toml \\
+        --vary groups.tech.agents=2,3,4,5 \\
+        --vary services.support.transfer_timeout=30,60,120 \\
+        -r 6 --target 5% --report
     """
     import json
 
@@ -63,8 +132,10 @@ def sweep_cmd(
     from ..scenario import ScenarioError, load_scenario
 
     for name in metrics or ():
-        check_metric(name, "--metric", METRICS)
+        check_metric(name, "--metric", [*METRICS, "agent_occupancy"])
     goal = None if target is None else parse_target(target, "transfer_abandonment_rate")
+    for text in scopes or ():
+        check_scope_text(text)
     ex = executor_option(executor, scheduler)
     try:
         sc = load_scenario(scenario)
@@ -72,6 +143,8 @@ def sweep_cmd(
         total = check_grid_size(grid)
         n = replications or sc.simulation.replications
         s = sc.simulation.seed if seed is None else seed
+        for text in scopes or ():
+            check_scope_in(sc, text)
         for path, values in grid.items():  # a bad path or value: one line, before anything is printed
             for v in (values if len(values) <= 200 else grid_ends(values)):
                 sc.with_changes({path: v})
@@ -107,20 +180,14 @@ def sweep_cmd(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:
-        for name in metrics or SWEEP_METRICS:
-            try:
-                m = result.metric(name)
-            except KeyError:
-                continue
-            m[name] = [f"{a:.4g} [{b:.4g}, {c:.4g}]" for a, b, c in zip(m["mean"], m["ci_low"], m["ci_high"])]
-            typer.echo(f"\n{name} (overall, mean [95 % CI], {result.replications} replications)")
-            typer.echo(m[[*result.params, name]].to_string(index=False))
+        for line in sweep_lines(result, sc, scopes, list(metrics or SWEEP_METRICS), goal):
+            typer.echo(line)
         typer.echo(f"\nwrote {out}/summary.parquet, summary.csv, points/")
     if report:
         from ..report import build_report
 
         try:
-            typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=goal, failures=result.failures)}")
+            typer.echo(f"wrote {build_report(sc, out, sweep=result.summary, target=goal, failures=result.failures, scopes=scopes)}")
         except OSError as err:
             fail(f"{oserror_text(err, final=out)}; the sweep itself is stored in {out}", code=1)
     for f in result.failures:
@@ -132,27 +199,33 @@ def sweep_cmd(
 
 
 def tune_cmd(
-    scenario: Path = typer.Argument(..., help="Scenario TOML file."),
-    metric: str = typer.Option(..., "--metric", "-m", help="e.g. transfer_abandonment_rate"),
-    target: str = typer.Option(..., "--target", "-t",
-                               help="The threshold to meet with 95 % confidence, e.g. 0.05 or 5% for a rate."),
-    param: str = typer.Option(..., "--param", "-p", help="Scenario path, e.g. groups.billing.agents"),
-    range_: str = typer.Option(..., "--range", metavar="LOW..HIGH", help="Values to search, e.g. 10..300."),
-    scope: str = typer.Option("overall", "--scope", help="overall | service:NAME | target:NAME | group:NAME"),
-    direction: Optional[str] = typer.Option(None, "--direction",
-                                            help="lower | higher is better (default: from the metric)."),
-    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
-                                               help="Per setting (default: the scenario's)."),
-    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Base seed (default: the scenario's)."),
-    grid: int = typer.Option(7, "--grid", min=2, help="Points of the coarse grid before bisection."),
-    resolution: Optional[float] = typer.Option(None, "--resolution", help="Precision of the answer (default 1)."),
+    scenario: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario TOML file."),
+    metric: str = typer.Option(..., "--metric", "-m", metavar="NAME", help="e.g. transfer_abandonment_rate"),
+    target: str = typer.Option(..., "--target", "-t", metavar="VALUE",
+                               help="The threshold to meet with 95 % confidence: 5% or 0.05 for a rate."),
+    param: str = typer.Option(..., "--param", "-p", metavar="PATH", help="Scenario path, e.g. groups.tech.agents"),
+    range_: str = typer.Option(..., "--range", metavar="LOW..HIGH", help="Values to search, e.g. 1..10."),
+    scope: Optional[str] = typer.Option(
+        None, "--scope", metavar="SCOPE",
+        help="overall, service:NAME, target:NAME or group:NAME. Default: from --param (groups.tech.agents -> "
+             "target:tech when tech receives transfers), else overall; printed either way."),
+    direction: Optional[str] = typer.Option(None, "--direction", metavar="lower|higher",
+                                            help="Which is better (default: from the metric)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, metavar="N",
+                                               help="Simulated runs per setting (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, metavar="SEED",
+                                       help="Base seed (default: the scenario's)."),
+    grid: int = typer.Option(7, "--grid", min=2, metavar="N", help="Points of the coarse grid before bisection."),
+    resolution: Optional[float] = typer.Option(None, "--resolution", metavar="STEP",
+                                               help="Precision of the answer (default 1)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="DIR",
                                        help="Write explored.parquet, explored.csv and tune.json here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    executor: str = typer.Option("processes", "--executor", help="processes (every core) or serial."),
+    executor: str = typer.Option("processes", "--executor", metavar="KIND", help="processes (every core) or serial."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
                                             help="Run on this Dask scheduler (tcp://host:8786)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, metavar="N",
+                                          help="Processes (default: one per CPU)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress",
                                             help="Progress bars (default: on a terminal)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report (into --out, or reports/<name>-tune/)."),
@@ -160,14 +233,19 @@ def tune_cmd(
 ) -> None:
     """Find the smallest setting of --param that meets --target with 95 % confidence.
 
-    Example: transfer-sim tune scenarios/baseline.toml --metric transfer_abandonment_rate --target 0.05
-    --param services.support.transfer_timeout --range 10..300
+    Prints the scope it read and why, the settings it tried, the answer (or,
+    when none meets, the closest) and the agent occupancy there.
+
+    \b
+    Example: how many tech agents keep transfers to tech at or under 5 %?
+      transfer-sim tune scenarios/peak-hour.toml \\
+        --metric transfer_abandonment_rate --target 5% \\
+        --param groups.tech.agents --range 1..10
     """
     import json
 
     from ..experiments import ExperimentError, TuneFailed, tune
     from ..experiments.grid import parse_range
-    from ..experiments.tuning import parse_scope
     from ..results.metrics import METRICS
     from ..results.result import describe_folder
     from ..scenario import ScenarioError
@@ -176,8 +254,9 @@ def tune_cmd(
     check_metric(metric, "--metric", [*METRICS, "agent_occupancy"])
     goal = parse_target(target, metric)
     ex = executor_option(executor, scheduler)
+    if scope is not None:
+        check_scope_text(scope)
     try:
-        parse_scope(scope)
         lo, hi, _ = parse_range(range_)
     except ExperimentError as err:
         fail(str(err))
@@ -209,14 +288,8 @@ def tune_cmd(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:
-        where = "overall" if result.scope == "overall" else f"{result.scope} {result.key}"
-        typer.echo(f"{metric} ({where}; {result.direction} is better; {result.replications} replications, "
-                   f"seed {result.seed}) explored over {param}:")
-        typer.echo(result.explored.to_string(index=False))
-        if result.found:
-            typer.echo(f"\nrecommended {param} = {result.recommended}: {result.reason}")
-        else:
-            typer.echo(f"\nnone: {result.reason}")
+        for line in tune_lines(result):
+            typer.echo(line)
     if out is not None:
         try:
             result.to_files(out)
@@ -237,3 +310,32 @@ def tune_cmd(
             fail(f"{oserror_text(err, final=folder)}; the result above is not in a report", code=1)
         if not as_json:
             typer.echo(f"wrote {index}")
+
+
+def tune_lines(result: TuneResult) -> list[str]:
+    """What ``tune`` prints: the scope it read and why, the settings tried (mean [95 % range], whether
+    each meets), ``recommended PATH = X: reason`` or ``none: reason``, then the answer in words with
+    the agent-hours and occupancy at the recommended (or closest) setting."""
+    import pandas as pd
+
+    from ..report.answers import tune_answer
+    from ..results.figures import figure
+    from ..results.scopes import scope_text, scope_words
+
+    info = figure(result.metric)
+    where = scope_text(result.scope, result.key)
+    lines = [f"scope: {scope_words(result.scope, result.key)} ({where}, {result.scope_reason})",
+             f"{result.metric} ({where}; {result.direction} is better; {result.replications} simulated runs per "
+             f"setting, seed {result.seed}) explored over {result.param}:"]
+    ex = result.explored
+    table = pd.DataFrame({
+        result.param: ex[result.param],
+        result.metric: [_cell(result.metric, *r) for r in ex[["mean", "ci_low", "ci_high"]].itertuples(index=False)],
+        f"meets {info.text(result.target) if info.is_proportion else result.target}": ex["meets"].map({True: "yes", False: "no"}),
+        "stage": ex["stage"],
+    })
+    lines.append(table.to_string(index=False))
+    lines.append(f"\nrecommended {result.param} = {result.recommended}: {result.reason}" if result.found
+                 else f"\nnone: {result.reason}")
+    lines += [f"answer: {a}" for a in tune_answer(result.to_dict())]
+    return lines

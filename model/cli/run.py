@@ -12,8 +12,8 @@ import typer
 
 from ..results.figures import FigureInfo, figure
 from .app import fail
-from .args import (check_force, expect_note, load_or_fail, oserror_text, parse_interval, parse_target,
-                   writable_folder)
+from .args import (check_force, check_scope_text, expect_note, load_or_fail, oserror_text, parse_interval,
+                   parse_target, writable_folder)
 
 if TYPE_CHECKING:
     from ..charts.intervals import IntervalRow
@@ -269,18 +269,19 @@ def write_run(result: SimulationResult, out: Path, report: bool = False) -> Path
 
 
 def run_cmd(
-    scenario: Path = typer.Argument(..., help="Scenario file (TOML)."),
-    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, help="Default: the scenario's."),
-    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, help="Default: the scenario's."),
+    scenario: Path = typer.Argument(..., metavar="SCENARIO", help="Scenario file (TOML)."),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1, metavar="N",
+                                               help="Simulated runs (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", "-s", min=0, metavar="SEED", help="Default: the scenario's."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object instead of the table."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the event log (Parquet) and metrics (CSV) into "
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write the event log (Parquet) and metrics (CSV) into "
                                        "this new folder, as a whole (docs/limits.md)."),
     keep_events: bool = typer.Option(True, "--keep-events/--no-events", help="Keep the event log (memory grows with it)."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report (and its PNGs) into "
                                 "--out, or reports/<name>/ (data too) when --out is not given."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier run's output in --out, and run even "
                                "above the work bounds of docs/limits.md."),
-    by: Optional[str] = typer.Option(None, "--by", help="Also give the figures per interval of the clock, e.g. "
+    by: Optional[str] = typer.Option(None, "--by", metavar="INTERVAL", help="Also give the figures per interval of the clock, e.g. "
                                      "1h, 30m, 15m (whole minutes dividing 24 h): a table, the worst "
                                      "interval, intervals.csv with --out."),
 ) -> None:
@@ -329,17 +330,33 @@ def run_cmd(
 
 
 def report_cmd(
-    results: Path = typer.Argument(..., help="A folder written by 'run --out' (or 'sweep --out')."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default: reports/<scenario name>/)."),
-    target: Optional[str] = typer.Option(None, "--target",
-                                         help="Target transfer abandonment rate, e.g. 0.05 or 5% (drawn, and used to recommend)."),
+    results: Path = typer.Argument(..., metavar="FOLDER", help="A folder written by 'run --out' or 'sweep --out'."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                       help="Report folder (default: reports/<scenario name>/)."),
+    target: Optional[str] = typer.Option(None, "--target", metavar="RATE",
+                                         help="Target transfer abandonment rate, 5% or 0.05: judged in the answer; "
+                                              "for a sweep, the cheapest point meeting it is recommended."),
+    scopes: Optional[list[str]] = typer.Option(
+        None, "--scope", metavar="SCOPE",
+        help="Whose figures the answer is about: overall, service:NAME, target:NAME or group:NAME; repeat for "
+             "several. Default: a sweep's from what it varied, a run's every transfer target."),
 ) -> None:
-    """Write a self-contained HTML report (charts embedded, no network needed) and its PNGs."""
+    """Write a self-contained HTML report (charts embedded, no network needed) and its PNGs.
+
+    The page opens with the answer (what to set, what it achieves, what it
+    costs in agent-hours and occupancy), then the evidence and a glossary.
+
+    \b
+    Example:
+      transfer-sim report reports/sweeps/peak --target 5% --scope target:tech
+    """
     from ..report import ReportError, build_report
 
     goal = None if target is None else parse_target(target, "transfer_abandonment_rate")
+    for text in scopes or ():
+        check_scope_text(text)
     try:
-        index = build_report(results, out, target=goal)
+        index = build_report(results, out, target=goal, scopes=scopes)
     except ReportError as err:
         fail(str(err))
     except OSError as err:

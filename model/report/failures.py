@@ -14,7 +14,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..charts.frames import hold, number, numeric, param_columns, select
-from .words import FAILED, value_text
+from .answers import setting_words
+from .words import FAILED
 
 __all__ = ["failures_headline", "failed_rows", "failed_heatmap", "failed_line"]
 
@@ -34,7 +35,8 @@ def failed_rows(failures: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     out = []
     for f in failures:
         values = f.get("params") or {}
-        text = ", ".join(f"{k} = {value_text(v)}" for k, v in values.items()) or "-"
+        text = setting_words(values, "at") if values else "-"
+        text = text[:1].upper() + text[1:]
         out.append({"point": str(f.get("point", "")), "params": text, "error": str(f.get("error", ""))})
     return out
 

@@ -52,7 +52,7 @@ def scenario_rows(sc: Scenario) -> dict[str, Any]:
             "agents": agents_text(g.agents, steps=True),
             "max_concurrent": g.max_concurrent,
             "handle_time": _dist_text(g.handle_time),
-            "routing": f"{g.offer_mode}, {g.routing}",
+            "routing": f"{g.offer_mode}, {g.routing}".replace("_", " "),
             "transfers": ", ".join(f"{100 * r.probability:g} % to {r.to}" for r in g.transfers) or "none",
         }
         for g in sc.groups

@@ -186,8 +186,8 @@ _TABLE: tuple[FigureInfo, ...] = (
     _count("transfers_accepted", "transfers", "transfers joined (accepted)",
            "Transfers that a receiving agent accepted, joining the conversation.", "higher", colour="#009E73"),
     _share("transfer_abandonment_rate", "transfer abandonment (expired or abandoned)", "transfer requests",
-           "Share of transfer requests that timed out or whose customer left before an agent joined.", "lower",
-           colour="#0072B2"),
+           "Share of transfer requests lost before an agent joined: the transfer timer ran out, or the customer "
+           "left.", "lower", colour="#0072B2"),
     _share("transfer_success_rate", "transfer success (joined)", "transfer requests",
            "Share of transfer requests that an agent accepted.", "higher", colour="#009E73"),
     _share("queue_abandonment_rate", "queue abandonment", "contacts",
@@ -216,8 +216,8 @@ _TABLE: tuple[FigureInfo, ...] = (
     _time("time_to_join_p95", "time to join, 95th percentile",
            "Nineteen in twenty joined transfers were joined within this time.", "lower"),
     _share("agent_occupancy", "agent occupancy", "chat slots on shift",
-           "Share of the group's chat slots in use while its agents were on shift (or still finishing "
-           "chats after their shift ended).", None),
+           "Share of the group's staffed chat-slot time spent in conversations (slots count while their agent "
+           "is on shift, or still finishing chats after the shift ended).", None),
     _count("staffed_agents", "agents", "agents on shift",
            "Average number of the group's agents on shift (its rota: a staffing profile, named agents' shifts).",
            None),
