@@ -197,7 +197,7 @@ def write_plan(plan: Plan, directory: str | os.PathLike[str], *, force: bool = F
         save_png(plan_chart(plan), tmp / "plan.png")
         (tmp / "report.html").write_text(_html(plan, (tmp / "plan.png").read_bytes()), encoding="utf-8")
         replace_folder(tmp, out)
-    except BaseException:
+    except BaseException:  # broad: whatever stops the writing (an interrupt too), no half plan is left
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
