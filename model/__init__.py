@@ -29,6 +29,7 @@ from .results import METRICS, SimulationResult, confidence_interval
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from .sim import simulate
 from .spec import mermaid, transition_table, write_diagram
+from .whatif import WhatIf, whatif
 
 __all__ = [
     "Backtest",
@@ -47,6 +48,7 @@ __all__ = [
     "SimulationResult",
     "SweepResult",
     "TuneResult",
+    "WhatIf",
     "SimTime",
     "TransferLifecycle",
     "TransferRules",
@@ -66,5 +68,6 @@ __all__ = [
     "tune",
     "transition_table",
     "transitions",
+    "whatif",
     "write_diagram",
 ]

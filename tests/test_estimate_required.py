@@ -181,7 +181,8 @@ def test_cli_plain_estimate_shows_agents_next_to_chat_slots():
     res = runner.invoke(app, ["estimate", str(SCENARIOS / "peak-hour.toml")])
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
-    assert re.search(r"group\s+service\s+agents\s+servers\s", lines[1]), lines[1]
+    assert re.search(r"group\s+service\s+agents\s+chat slots\s+handle time \(s\)\s+new contacts/h", lines[1]), lines[1]
+    assert "servers" not in lines[1] and "rho" not in lines[1] and "queue abandonment" in lines[1]
     # frontline: 2 chats per agent, 18 slots on average (rounded down) -> 9 agents
     assert re.match(r"^\s*frontline\s+support\s+9\s+18\s", lines[2]), lines[2]
 

@@ -111,7 +111,7 @@ def estimate_cmd(
     length = "" if step is None else (f"{step / 3600:g} h" if step % 3600 == 0 else f"{step / 60:g} min")
     per = "" if step is None else f", per {length} interval of the clock"
     typer.echo(f"{sc.name}: analytic estimate per group{per} (not a simulation)")
-    typer.echo(_with_agents(sc, format_estimate(df), df, step).to_string(index=False))
+    typer.echo(_with_agents(sc, format_estimate(df), df, step).rename(columns=ESTIMATE_WORDS).to_string(index=False))
     note = next((a for a in df.attrs["assumptions"] if a.startswith("Averaged")), None)
     if note is not None:
         typer.echo(f"note: {note}")
@@ -121,6 +121,23 @@ def estimate_cmd(
             typer.echo(f"  - {a}")
     if simulate:
         _simulate_next_to(sc, df, step, replications, seed, force)
+
+
+ESTIMATE_WORDS = {
+    "servers": "chat slots",
+    "handle_mean_s": "handle time (s)",
+    "entry_per_hour": "new contacts/h",
+    "transfers_in_per_hour": "transfers in/h",
+    "offered_erlangs": "offered load (erlangs)",
+    "rho": "load per slot",
+    "queue_model": "queue formula",
+    "queue_p_abandon": "queue abandonment",
+    "transfer_model": "transfer formula",
+    "transfer_timeout_s": "transfer timeout (s)",
+    "transfer_p_abandon": "transfer abandonment",
+}
+"""The estimate's columns as ``transfer-sim estimate`` heads them: in words, as a planner reads them
+(the frame of :func:`model.estimate.estimate` keeps its short names for code)."""
 
 
 def format_estimate(df: pd.DataFrame) -> pd.DataFrame:

@@ -115,6 +115,8 @@ def parse_vary(items: Sequence[str]) -> dict[str, list[Any]]:
         if path in vary:
             raise ExperimentError(f"--vary {path} given twice")
         vary[path] = parse_values(values)
+        if not vary[path]:
+            raise ExperimentError(f"--vary {path}: no values to try; give PATH=V1,V2,... or PATH=LOW..HIGH")
     return vary
 
 
