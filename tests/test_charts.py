@@ -328,7 +328,7 @@ def test_the_day_chart_reads_queue_abandonment_from_the_intervals_else_the_event
     fig = charts.timeline_chart(rota_result)
     lost = fig.axes[4]
     assert "queue abandonment" in lost.get_ylabel()
-    assert legend_texts(lost) == ["all contacts, per 1 h interval", "95 % CI"]
+    assert legend_texts(lost) == ["all contacts, per 1 h interval", "95 % range"]
     y = lost.get_lines()[0].get_ydata()
     assert list(y[::2]) == list(from_intervals["mean"])
 

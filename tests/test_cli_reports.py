@@ -73,7 +73,8 @@ def test_tune_report_shows_the_explored_curve_in_words(tmp_path):
     page = read_report(out / "index.html")
     facts = {r[0]: r[1] for r in page.table("How the tuning searched")["rows"]}
     # the scope is said with why: a timeout is no group's staffing, so all transfers
-    assert facts["Figure"].startswith("transfer abandonment (expired or abandoned), for all transfers (all contacts: ")
+    assert facts["Figure"] == ("transfer abandonment (expired or abandoned), for all transfers (the support transfer "
+                               "timeout is not the staffing of a group that receives transfers)")
     assert facts["Setting searched"] == "support transfer timeout (s)"
     assert facts["Target"] == "at or under 90 %, met when the upper 95 % bound is"
     assert facts["Simulated runs per setting"].startswith(f"{stored['replications']} (seed {stored['seed']}")

@@ -54,6 +54,8 @@ def _as_number(v: Any) -> float:
     try:
         return float(v)
     except (TypeError, ValueError):
+        if not isinstance(v, str):  # a staffing profile, a list: not one number
+            return math.nan
         try:
             return parse_duration(v, allow_zero=True)
         except ValueError:  # neither a number nor a duration: a setting such as "broadcast"
@@ -61,9 +63,10 @@ def _as_number(v: Any) -> float:
 
 
 def numeric(values: pd.Series) -> pd.Series:
-    """Sweep values as numbers; durations written as text (``"45s"``) become seconds, other text NaN."""
+    """Sweep values as numbers; durations written as text (``"45s"``) become seconds; other text,
+    and values that are not one number (a scenario's staffing profile), NaN."""
     out = pd.to_numeric(values, errors="coerce")
-    if out.isna().any():
+    if out.isna().any() or out.dtype == object:
         out = values.map(_as_number).astype(float)
     return out
 

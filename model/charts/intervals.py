@@ -170,7 +170,7 @@ def intervals_chart(result: SimulationResult, step: float | None = None) -> Figu
         err = np.vstack([arr[:, 0] - arr[:, 1], arr[:, 2] - arr[:, 0]])
         top.bar(x, arr[:, 0], color=PALETTE[4], width=0.8, label=f"{info.label} (mean)")
         top.errorbar(x, arr[:, 0], yerr=np.nan_to_num(np.clip(err, 0, None)), fmt="none", ecolor="0.3",
-                     lw=1, capsize=2, label="95 % CI")
+                     lw=1, capsize=2, label="95 % range")
         top.set_ylabel(f"{info.label}\n({info.unit} per interval)")
         top.set_title("Per interval of the clock (mean over replications)")
         staffed = figure("staffed_agents")
@@ -184,7 +184,7 @@ def intervals_chart(result: SimulationResult, step: float | None = None) -> Figu
             s = series(name)
             c = info.colour or PALETTE[1 + k]
             low.plot(x, s[:, 0], color=c, lw=2, marker="o", ms=4, label=info.label)
-            low.fill_between(x, s[:, 1], s[:, 2], color=c, alpha=0.2, lw=0, label=f"95 % CI ({info.label.split(' (')[0]})")
+            low.fill_between(x, s[:, 1], s[:, 2], color=c, alpha=0.2, lw=0, label=f"95 % range ({info.label.split(' (')[0]})")
         worst = worst_interval(rows, WORST_BY[0])
         if worst is not None:
             i = rows.index(worst)

@@ -279,4 +279,4 @@ def _queue_abandonment(ax: Axes, found: tuple[pd.DataFrame, str] | None, start: 
     c = info.colour or colour(1)
     ax.plot(x, np.repeat(frame["mean"].to_numpy(float), 2), color=c, lw=1.8, label=f"all contacts, {source}")
     ax.fill_between(x, np.repeat(frame["ci_low"].to_numpy(float), 2), np.repeat(frame["ci_high"].to_numpy(float), 2),
-                    color=c, alpha=0.2, lw=0, label="95 % CI")
+                    color=c, alpha=0.2, lw=0, label="95 % range")

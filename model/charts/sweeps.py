@@ -99,7 +99,7 @@ def sweep_chart(
             x = sel["_x"].to_numpy(float)
             top = 1 if info.is_proportion else None
             ax.fill_between(x, sel["ci_low"].clip(0, top), sel["ci_high"].clip(0, top), color=c, alpha=0.22,
-                            linewidth=0, label=f"95 % CI ({_short(info)})")
+                            linewidth=0, label=f"95 % range ({_short(info)})")
             ax.plot(x, sel["mean"], marker="o", color=c, lw=2, label=info.label)
         if target is not None:
             ax.axhline(target, color=TARGET_COLOUR, ls="--", lw=1.5, label=f"target {_target_text(infos[0], target)}")

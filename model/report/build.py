@@ -160,8 +160,10 @@ def build_report(
             page.answer.append(failures_headline(failures, points))
         kind, key = chosen[0]
         if tuning is None and metric == _LOST and kind == "target":
-            page.evidence += sweep_headline(sweep, scenario, None, key, scope=kind, metric=metric)[:2]
-        shown += [metric, "agent_occupancy"]
+            best, _ = best_point(sweep_points(sweep, scenario, kind, key, metric, target), figure(metric).better)
+            page.evidence += sweep_headline(sweep, scenario, None, key, scope=kind, metric=metric,
+                                            fixed=best.setting if best is not None else None)[:2]
+        shown += [metric, "agent_occupancy"] + [i for t in sweep_tables for i in t["ids"]]
     elif failures and sweep is not None:
         page.answer.append(failures_headline(failures, points or len(failures)))
     per_interval = interval_view(result) if result is not None else None

@@ -177,14 +177,16 @@ def _who(scope: str, key: str) -> str:
 
 
 def sweep_headline(frame: pd.DataFrame, scenario: Scenario | None = None, target: float | None = None,
-                   key: str | None = None, *, scope: str = "target", metric: str = _LOST) -> list[str]:
+                   key: str | None = None, *, scope: str = "target", metric: str = _LOST,
+                   fixed: Mapping[str, Any] | None = None) -> list[str]:
     """The answer of a sweep: for a timeout path, "With a 60 s timeout, X % (lo–hi %) of transfers to
     billing expire or are abandoned; 90 s brings that to Y % (lo–hi %)."; for other paths the same
     comparison between the scenario's value (or the first) and the recommended (or the last).
 
     ``scope`` and ``metric`` name the figure compared (a tuning explores one figure of one scope);
     any other than the transfer abandonment of a target is said with its label, e.g. "mean time to
-    join for all contacts is 12.3 s (...)".
+    join for all contacts is 12.3 s (...)". Other varied settings are held at ``fixed`` (default:
+    the scenario's values where the sweep has them, else their first).
     """
     params = param_columns(frame)
     if not params:
@@ -195,8 +197,9 @@ def sweep_headline(frame: pd.DataFrame, scenario: Scenario | None = None, target
     sel = frame[(frame.scope == scope) & (frame.key.astype(str) == key) & (frame.metric == metric)]
     if sel.empty:
         return [f"The sweep has no {metric} for {_who(scope, key)}."]
-    fixed = {p: scenario_value(scenario, p) for p in params if p != path} if scenario is not None else {}
-    fixed = {p: v for p, v in fixed.items() if v is not None and (numeric(sel[p]) == number(v)).any()}
+    if fixed is None:
+        fixed = {p: scenario_value(scenario, p) for p in params if p != path} if scenario is not None else {}
+    fixed = {p: v for p, v in fixed.items() if p != path and v is not None and (numeric(sel[p]) == number(v)).any()}
     sel, held = hold(sel, params, [path], fixed)
     sel = sel.assign(_x=numeric(sel[path])).sort_values("_x")
     base_v = scenario_value(scenario, path) if scenario is not None else None

@@ -200,8 +200,12 @@ def tune_facts(tune: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     reason = str(tune.get("scope_reason") or "as given")
     better = "lower" if tune.get("direction", info.better) != "higher" else "higher"
     bound = "upper" if better == "lower" else "lower"
+    label = param_label(str(tune["param"])).split(" (")[0]
+    why = ("as asked" if reason == "as given" else
+           f"because the tuning varies the {label}" if reason.startswith("derived from") else
+           f"the {label} is not the staffing of a group that receives transfers")
     facts = [
-        ("Figure", f"{info.label}, for {whose(info, kind, key)} ({'chosen' if reason == 'as given' else reason})"),
+        ("Figure", f"{info.label}, for {whose(info, kind, key)} ({why})"),
         ("Target", f"{'at or under' if better == 'lower' else 'at or above'} {target_text(info, float(tune['target']))}, "
                    f"met when the {bound} 95 % bound is"),
         ("Setting searched", param_label(str(tune["param"]))),
