@@ -214,3 +214,31 @@ def test_no_output_module_spells_a_label_or_a_definition_again() -> None:
                 continue  # one word ("completed", "dissuaded") is also a state's name
             owners = [str(p.relative_to(root)) for p, lits in literals.items() if any(text in s for s in lits)]
             assert owners == [], (text, owners)
+
+
+# -- rates as typed: the one reader (model/results/figures.py parse_rate) -----------------------------------
+@pytest.mark.parametrize("typed, value", [("5%", 0.05), ("0.05", 0.05), (" 5 % ", 0.05), ("0", 0.0), ("1", 1.0),
+                                          ("100%", 1.0), ("0%", 0.0), ("-0", 0.0), ("12.5%", 0.125), (0.05, 0.05)])
+def test_a_rate_is_a_fraction_or_a_percent(typed, value) -> None:
+    from model.results.figures import parse_rate
+
+    got = parse_rate(typed)
+    assert got == pytest.approx(value) and str(got) != "-0.0"
+
+
+@pytest.mark.parametrize("typed, says", [
+    ("5", "--target 5: a rate is a fraction (0.05) or a percent (5%)"),
+    ("1.0001", "a rate is a fraction (0.05) or a percent (5%)"),
+    ("100.1%", "a rate lies from 0 to 1 (0 % to 100 %)"), ("-5%", "a rate lies from 0 to 1"), ("-0.01", "from 0 to 1"),
+    ("nan", "not a finite number"), ("inf%", "not a finite number"), ("abc", "not a number"), ("", "not a number"),
+    ("%", "not a number"), ("5%%", "not a number"),
+])
+def test_a_rate_that_cannot_be_read_says_the_two_forms(typed, says) -> None:
+    from model.errors import TransferSimError
+    from model.results.figures import RateError, parse_rate
+
+    with pytest.raises(RateError) as info:
+        parse_rate(typed, "--target")
+    assert says in str(info.value) and "a fraction (0.05) or a percent (5%)" in str(info.value)
+    assert isinstance(info.value, TransferSimError) and isinstance(info.value, ValueError)
+    assert str(info.value).startswith(f"--target {typed or repr(typed)}")

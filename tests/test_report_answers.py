@@ -361,3 +361,15 @@ def test_json_of_a_tuning_records_its_scope_and_why(tiny_file) -> None:
     assert data["scope_text"] == "target:billing" and data["scope_reason"].startswith("derived from groups.billing")
     assert data["chosen"] == data["recommended"] and data["recommended"] in (1, 2, 3)
     assert set(data["occupancy"]) == {"frontline", "billing"} and set(data["agent_hours"]) == {"frontline", "billing"}
+
+
+def test_a_sweep_of_a_group_staffed_by_a_rota_reports(tmp_path) -> None:
+    """peak-hour staffs tech by a profile: sweeping tech's agents (a number) is compared with the
+    scenario's rota, which is no number: the report must still answer (it once crashed)."""
+    from model.experiments import run_sweep
+
+    sc = load_scenario("scenarios/peak-hour.toml").with_changes({"simulation.horizon": 7200, "simulation.start": "08:00"})
+    res = run_sweep(sc, {AG: [1, 3], TO: [30, 120]}, 2, executor="serial", progress=False)
+    page = Answers(build_report(sc, tmp_path / "rota", sweep=res.summary, target=0.05))
+    assert "transfers to tech" in page.answer[0]
+    assert any(a.startswith("Other varied settings held at: tech agents = ") for a in page.answer)
