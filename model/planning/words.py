@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..results.figures import percent
+from ..scenario.durations import parse_clock
 from ..scenario.staffing import DAY
 from .targets import PlanTarget
 
@@ -29,6 +30,16 @@ def _clock(seconds: float) -> str:
 def hours_words(hours: tuple[float, float] | None) -> str:
     """``"from 08:00 to 18:00"`` or ``"all day"``."""
     return "all day" if hours is None else f"from {_clock(hours[0])} to {_clock(hours[1])}"
+
+
+def _span(plan: Plan) -> str:
+    """The planned hours in words: ``hours`` as asked, else the measured window's intervals."""
+    if plan.hours is not None or not plan.chosen.labels:
+        return hours_words(plan.hours)
+    labels = plan.chosen.labels
+    start = parse_clock(labels[0])
+    end = parse_clock(labels[-1]) + plan.step
+    return "all day" if len(labels) * plan.step >= DAY else hours_words((start, end))
 
 
 def _what(t: PlanTarget, threshold: str) -> str:
@@ -130,13 +141,14 @@ def answer(plan: Plan) -> str:
     staffing = ", ".join(_staffing(plan, g) for g in plan.groups)
     setting = f" and set {setting_words(plan.settings)}" if plan.settings else ""
     per = "interval" if plan.step != 3600 else "hour"
-    where = f"in every {per} {hours_words(plan.hours)}"
+    where = f"in every {per} {_span(plan)}"
     worst = _worst(plan, plan.chosen)
     found = ""
     if worst is not None:
         t, label, (mean, lo, hi) = worst
         side = "upper" if t.target.op == "<=" else "lower"
-        found = (f"the hardest {per}, {label}, has {percent(mean)}"
+        what = f", with {figure_words(t)}" if len(plan.targets) > 1 else ","
+        found = (f"the hardest {per} is {label}{what} at {percent(mean)}"
                  + (f" ({side} bound {percent(hi if side == 'upper' else lo)})" if plan.confidence else ""))
     if plan.met:
         first = f"To keep {goals} {where} {_confidence(plan)}, staff {staffing}{setting}."
