@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from helpers import TINY
 from model.cli import app
-from model.report import build_report, sweep_answer, tune_answer
+from model.report import build_report, sweep_answer, sweep_headline, tune_answer
 from model.report.answers import best_point, sweep_points
 from model.results.scopes import UnknownScope
 from model.scenario import load_scenario
@@ -337,19 +337,23 @@ def test_a_run_that_meets_the_target_says_so_and_one_without_transfers_says_that
 
 
 # -- help at 80 columns ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("command, wanted", [
-    ("sweep", ["--vary groups.tech.agents=2,3,4,5 \\", "--vary services.support.transfer_timeout=30,60,120 \\"]),
-    ("tune", ["--param groups.tech.agents --range 1..10"]),
-    ("report", ["transfer-sim report reports/sweeps/peak --target 5% --scope target:tech"]),
+@pytest.mark.parametrize("command, wanted, option", [
+    ("sweep", ["--vary groups.tech.agents=2,3,4,5 \\", "--vary services.support.transfer_timeout=30,60,120 \\"],
+     "(groups.tech.agents -> target:tech)"),
+    ("tune", ["--param groups.tech.agents --range 1..10"], "(groups.tech.agents -> target:tech when tech"),
+    ("report", ["transfer-sim report reports/sweeps/peak --target 5% --scope target:tech"], "service:NAME, target:NAME"),
 ])
-def test_the_paths_of_the_examples_are_whole_at_80_columns(command, wanted) -> None:
+def test_the_paths_of_the_examples_are_whole_at_80_columns(command, wanted, option) -> None:
     res = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"}, terminal_width=80)
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
     for text in wanted:
         assert any(line.strip() == text for line in lines), (text, res.stdout)
-    assert "<int range>" not in res.stdout and "{scenario}" not in res.stdout
+    assert "<int range>" not in res.stdout and "<str>" not in res.stdout
+    assert "\u2026" not in res.stdout  # nothing cut off with an ellipsis (rich's panels at 80 columns did)
+    options = " ".join(res.stdout[res.stdout.index("Options:"):].split())
+    assert option in options
 
 
 def test_json_of_a_tuning_records_its_scope_and_why(tiny_file) -> None:
@@ -372,4 +376,6 @@ def test_a_sweep_of_a_group_staffed_by_a_rota_reports(tmp_path) -> None:
     res = run_sweep(sc, {AG: [1, 3], TO: [30, 120]}, 2, executor="serial", progress=False)
     page = Answers(build_report(sc, tmp_path / "rota", sweep=res.summary, target=0.05))
     assert "transfers to tech" in page.answer[0]
+    held = sweep_headline(res.summary, sc, key="tech")  # held at the scenario's value: a rota, not a number
+    assert held[0].startswith("With a 30 s timeout, ") and held[1] == "Other varied settings held at: tech agents = 1."
     assert any(a.startswith("Other varied settings held at: tech agents = ") for a in page.answer)
