@@ -23,6 +23,7 @@ meets that target at this setting; the search stops and says what came closest.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -133,9 +134,13 @@ class Search:
         text = (f"{t} at {label}: adding agents no longer changes it (stays at {100 * bound:.3g} %): what is "
                 "still lost does not wait for an agent (customers leaving while an agent accepts, a timer "
                 "shorter than the accept delay, transfers to named agents off shift)")
-        if self.confidence and t.target.met(figure[0]):
-            text += (f"; its mean, {100 * figure[0]:.3g} %, meets the target but the interval from "
-                     f"{self.replications} simulated days is too wide: more replications narrow it")
+        mean = figure[0]
+        if self.confidence and t.target.met(mean) and mean != t.target.value:
+            half = abs(bound - mean)
+            days = math.ceil(self.replications * (half / abs(t.target.value - mean)) ** 2 * 1.2)
+            text += (f"; its mean, {100 * mean:.3g} %, meets the target but the interval from "
+                     f"{self.replications} simulated days is too wide: more replications narrow it "
+                     f"(about {days} would do if the mean holds: -r {days})")
         return text
 
     def _groups_to_grow(self, ev: Evaluation, t: PlanTarget, label: str) -> list[str]:

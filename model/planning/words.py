@@ -53,9 +53,9 @@ def _what(t: PlanTarget, threshold: str) -> str:
     return f"new contacts{of} answered within {threshold}"
 
 
-def figure_words(t: PlanTarget) -> str:
+def figure_words(t: PlanTarget, threshold: str = "the threshold") -> str:
     """A short column heading: ``"transfers to tech abandoned"``."""
-    return _what(t, "threshold")
+    return _what(t, threshold)
 
 
 def target_words(t: PlanTarget, threshold: str = "their service level threshold") -> str:
@@ -147,7 +147,7 @@ def answer(plan: Plan) -> str:
     if worst is not None:
         t, label, (mean, lo, hi) = worst
         side = "upper" if t.target.op == "<=" else "lower"
-        what = f", with {figure_words(t)}" if len(plan.targets) > 1 else ","
+        what = f", with {figure_words(t, threshold)}" if len(plan.targets) > 1 else ","
         found = (f"the hardest {per} is {label}{what} at {percent(mean)}"
                  + (f" ({side} bound {percent(hi if side == 'upper' else lo)})" if plan.confidence else ""))
     if plan.met:
