@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -163,6 +164,13 @@ def test_an_overall_queue_target_staffs_the_entry_group() -> None:
     assert p.groups == ["front"] and p.met
 
 
+def test_several_targets_name_the_hardest_figure_in_words() -> None:
+    p = plan(day3(), [*TECH, ("service_level>=60%", "overall")], executor="serial", progress=False)
+    assert p.met and p.groups == ["tech", "front"]
+    assert re.search(r"the hardest hour is \d\d:00, with (transfers to tech abandoned|new contacts answered "
+                     r"within 20 s) at", p.answer), p.answer
+
+
 def test_profile_entries_merge_equal_steps_and_keep_unplanned_changes() -> None:
     sc = day3(**{"groups.tech.agents": {"profile": [["00:00", 1], ["10:30", 2]]}})
     cells = {("tech", "08:00"): 3, ("tech", "09:00"): 3}
@@ -235,6 +243,8 @@ def test_the_bundled_peak_hour_question(tmp_path) -> None:
     few = plan(SCENARIOS / "peak-hour.toml", [("transfer_abandonment_rate<=5%", "target:tech")],
                hours="10:00-12:00", replications=4, workers=2, progress=False)
     assert not few.met and "more replications narrow it" in few.answer
+    days = int(re.search(r"-r (\d+)\)", few.answer).group(1))
+    assert days > 4
 
 
 def test_a_pooled_rate_weighs_days_by_their_transfers() -> None:
