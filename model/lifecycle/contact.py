@@ -20,6 +20,12 @@ class Contact:
     before ``t`` (timers due at an instant fire before events sent at that instant), then takes
     the event. A refused event raises :class:`EventNotAllowed` and changes nothing.
 
+    A timer of length 0 is due at the instant it starts, so it fires at once: on arrival (a
+    ``dissuasion_timeout`` of 0) or right after the event that starts it (a ``transfer_timeout``
+    of 0 after ``request_transfer``). The state read at any time is therefore the state after
+    every timer due by then, and ``advance`` to the current time changes nothing.
+    :attr:`fired` lists the timers fired, with their times.
+
     Args:
         rules: the service's timeouts, policy and target membership.
         now: the arrival time (the dissuasion timer starts here).
@@ -43,6 +49,9 @@ class Contact:
         self._chart = (
             TransferLifecycle(model=self.data, state_field="chart_state") if engine == "chart" else None
         )
+        self.fired: list[tuple[SimTime, str]] = []
+        """Every timer event this contact's clock fired, with its time, in order."""
+        self._fire_due(now)  # a dissuasion timer of length 0 fires as the contact arrives
 
     # read-only views of the data
     @property
@@ -62,21 +71,31 @@ class Contact:
         """Move the clock to ``now``; return the timer events fired, with their times."""
         if now < self.data.now:
             raise ValueError(f"time cannot go back: {now} < {self.data.now}")
+        fired = self._fire_due(now)
+        self.data.now = now
+        return fired
+
+    def _fire_due(self, until: SimTime) -> list[tuple[SimTime, str]]:
+        """Fire (when :attr:`auto_timers`) every timer due at or before ``until``, each at its
+        deadline; return them with their times."""
         fired: list[tuple[SimTime, str]] = []
         if self.auto_timers:
-            while (timer := due_timer(self.data, now)) is not None:
+            while (timer := due_timer(self.data, until)) is not None:
                 at = timer.deadline_of(self.data)
                 self.data.now = at
                 self._take(timer.event, {"now": at})
                 fired.append((at, timer.event))
-        self.data.now = now
+        self.fired += fired
         return fired
 
     def send(self, event: str, now: SimTime | None = None, **data: Any) -> str:
-        """Advance to ``now`` (default: the current time), then take ``event``; return the state."""
-        self.advance(self.data.now if now is None else now)  # a zero-length timer is due at once
+        """Advance to ``now`` (default: the current time), then take ``event``; return the state
+        at that instant (after a timer of length 0 that the event started has fired)."""
+        self.advance(self.data.now if now is None else now)
         data["now"] = self.data.now
-        return self._take(event, data)
+        self._take(event, data)
+        self._fire_due(self.data.now)  # a timer of length 0 is due at the instant it starts
+        return self.state
 
     def _take(self, event: str, data: dict[str, Any]) -> str:
         if "target" in data:

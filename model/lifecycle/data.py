@@ -126,8 +126,7 @@ def _not_the_owner(d: ContactData, to: str | None) -> bool:
 
 
 def _known_target(d: ContactData, to: str | None) -> bool:
-    members = d.rules.members(to)  # type: ignore[arg-type]
-    return members is None or len(members) > 0
+    return d.rules.knows(to)  # type: ignore[arg-type]  # an empty group too: it exists all day
 
 
 def _before(timer: Timer) -> Callable[[ContactData, Any], bool]:

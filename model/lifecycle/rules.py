@@ -58,8 +58,9 @@ class TransferRules:
         transfer_timeout: seconds from ``request_transfer`` until ``transfer_timeout`` wins.
         dissuasion_timeout: seconds in ``queued`` until ``dissuade`` wins; ``None`` is off.
         on_transfer_timeout: one of :data:`TIMEOUT_POLICIES`.
-        targets: transfer-target name -> agents in it. Groups by name, single agents as
-            ``agent:NAME``; a single agent's target is implied for every agent listed anywhere.
+        targets: transfer-target name -> agents in it. Groups by name (a group may be empty:
+            nobody on shift), single agents as ``agent:NAME``; a single agent's target is
+            implied for every agent listed anywhere; a group's name wins over that reading.
             ``None`` accepts any target and any agent (used where membership is unknown).
         is_available: whether an agent is online with a free slot now; ``None`` means always.
     """
@@ -71,13 +72,25 @@ class TransferRules:
     is_available: Callable[[str], bool] | None = field(default=None, compare=False)
 
     def members(self, target: str) -> frozenset[str] | None:
-        """Agents of ``target``; ``None`` when membership is not tracked; empty if unknown."""
+        """Agents of ``target``; ``None`` when membership is not tracked; empty if unknown (or a
+        group with nobody in it: :meth:`knows` tells the two apart)."""
         if self.targets is None:
             return None
-        if target in self.targets:
+        if target in self.targets:  # a group's name wins over the agent:NAME reading
             return self.targets[target]
         if is_agent_target(target):
             agent = target[len(AGENT_PREFIX) :]
             if any(agent in m for m in self.targets.values()):
                 return frozenset({agent})
         return frozenset()
+
+    def knows(self, target: str) -> bool:
+        """Whether ``target`` exists: a group, even one with nobody in it (a target exists all
+        day, see LIFECYCLE.md "Staffing over the day"), or ``agent:NAME`` of an agent listed in
+        some group; any target when membership is not tracked."""
+        if self.targets is None or target in self.targets:
+            return True
+        if not isinstance(target, str) or not is_agent_target(target):
+            return False
+        agent = target[len(AGENT_PREFIX) :]
+        return any(agent in m for m in self.targets.values())
