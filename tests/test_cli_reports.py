@@ -76,7 +76,7 @@ def test_tune_report_shows_the_explored_curve_in_words(tmp_path):
     assert facts["Figure"] == ("transfer abandonment (expired or abandoned), for all transfers (the support transfer "
                                "timeout is not the staffing of a group that receives transfers)")
     assert facts["Setting searched"] == "support transfer timeout (s)"
-    assert facts["Target"] == "at or under 90 %, met when the upper 95 % bound is"
+    assert facts["Target"] == "at or under 90 %, even at the upper end of the 95 % range"
     assert facts["Simulated runs per setting"].startswith(f"{stored['replications']} (seed {stored['seed']}")
     assert "&#39;explored&#39;" not in html and "{&#39;" not in html and "ci_high" not in html  # no raw record
     assert "scope: all contacts (overall, all contacts: services.support.transfer_timeout is not the staffing" in printed

@@ -146,13 +146,13 @@ def test_a_tuning_answers_with_what_to_set_and_its_cost() -> None:
                         "2.0–4.0 %), within the 5 % target even at the upper end of that range (4.0 %).")
     # the cost of the tuned group only (not frontline's)
     assert lines[1] == ("It takes 32 agent-hours of tech per simulated run, tech's chat slots busy 40.0 % (35.0–45.0 %) "
-                        "of the time. It is the smallest tech agents from 1 to 8 that meets the target (the tuning "
-                        "assumes more is never worse).")
+                        "of the time. It is the smallest value of tech agents from 1 to 8 that meets the target (the "
+                        "tuning assumes more is never worse).")
 
 
 def test_a_tuning_that_meets_nothing_names_the_closest() -> None:
     lines = tune_answer(tuning(None, [ex(1, 0.3), ex(3, 0.12), ex(6, 0.08)], chosen=6))
-    assert lines[0] == ("No tech agents from 1 to 6 meets the 5 % target for transfers to tech with 95 % confidence. "
+    assert lines[0] == ("No value of tech agents from 1 to 6 meets the 5 % target for transfers to tech with 95 % confidence. "
                         "The closest is tech agents at 6: 7.0 % of transfers to tech are lost before an agent joins "
                         "(95 % range 6.0–8.0 %); its upper 95 % bound (8.0 %) misses the 5 % target.")
     assert lines[1].startswith("That takes 32 agent-hours of tech") and "wider range" in lines[1]

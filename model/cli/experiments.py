@@ -132,7 +132,7 @@ def sweep_cmd(
     from ..scenario import ScenarioError, load_scenario
 
     for name in metrics or ():
-        check_metric(name, "--metric", [*METRICS, "agent_occupancy"])
+        check_metric(name, "--metric", METRICS)
     goal = None if target is None else parse_target(target, "transfer_abandonment_rate")
     for text in scopes or ():
         check_scope_text(text)

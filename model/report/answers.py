@@ -231,16 +231,18 @@ def tune_answer(tune: Mapping[str, Any]) -> list[str]:
                       {g: o for g, o in (tune.get("occupancy") or {}).items() if g in groups})
     label = param_label(param).split(" (")[0]
     if not rows:
-        return [f"No {label} in the range explored meets the {target_text(info, target)} target: {tune.get('reason', '')}."]
+        return [f"No value of {label} in the range explored meets the {target_text(info, target)} target: "
+                f"{tune.get('reason', '')}."]
     r = rows[0]
     p = Point({param: chosen}, float(_num(r.get("mean"))), float(_num(r.get("ci_low"))), float(_num(r.get("ci_high"))))
     span = _span(tune.get("explored") or [], param)
     if tune.get("recommended") is not None:
         first = f"Set {setting_words(p.setting)}: {_achieves(info, kind, key, p)}, {_judged(info, target, p, True)}."
         second = (f"It takes {cost}. " if cost else "") + (
-            f"It is the smallest {label} from {span} that meets the target (the tuning assumes more is never worse).")
+            f"It is the smallest value of {label} from {span} that meets the target (the tuning assumes more is "
+            "never worse).")
         return [first, second]
-    first = (f"No {label} from {span} meets the {target_text(info, target)} target for {whose(info, kind, key)} "
+    first = (f"No value of {label} from {span} meets the {target_text(info, target)} target for {whose(info, kind, key)} "
              f"with 95 % confidence. The closest is {setting_words(p.setting, 'at')}: {_achieves(info, kind, key, p)}; "
              f"{_judged(info, target, p, False)}.")
     return [first, (f"That takes {cost}. " if cost else "") + "Search a wider range to find a setting that meets it."]

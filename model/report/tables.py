@@ -207,7 +207,7 @@ def tune_facts(tune: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     facts = [
         ("Figure", f"{info.label}, for {whose(info, kind, key)} ({why})"),
         ("Target", f"{'at or under' if better == 'lower' else 'at or above'} {target_text(info, float(tune['target']))}, "
-                   f"met when the {bound} 95 % bound is"),
+                   f"even at the {bound} end of the 95 % range"),
         ("Setting searched", param_label(str(tune["param"]))),
         ("Simulated runs per setting", f"{tune.get('replications')} (seed {tune.get('seed')}, the same customers "
                                        "at every setting)"),
