@@ -4,6 +4,7 @@
 from .figures import FIGURES, FigureInfo, figure
 from .metrics import COUNTS, METRICS, SERVICE_LEVEL_SECONDS, TARGET_METRICS, Tally, confidence_interval, summarise
 from .result import SimulationResult
+from .scopes import ScopeError, UnknownScope, parse_scope
 
 __all__ = [
     "COUNTS",
@@ -12,9 +13,12 @@ __all__ = [
     "METRICS",
     "SERVICE_LEVEL_SECONDS",
     "TARGET_METRICS",
+    "UnknownScope",
+    "ScopeError",
     "SimulationResult",
     "Tally",
     "confidence_interval",
     "figure",
+    "parse_scope",
     "summarise",
 ]
