@@ -52,7 +52,9 @@ def conform_cmd(
     max_examples: int = typer.Option(200, "--max-examples", min=1, help="Random mode: timelines to try."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random mode: seed (default: repeatable)."),
     out: Path = typer.Option(Path("conformance-failure.json"), "--out", metavar="FILE", help="Random mode: where the minimal failing case is written."),
-    timeout: float = typer.Option(10.0, "--timeout", help="exec adapter: seconds to wait for each reply."),
+    timeout: float = typer.Option(5.0, "--step-timeout", "--timeout", min=0.01, metavar="SECONDS",
+                                  help="exec adapter: seconds to wait for each reply; a program that takes longer "
+                                       "is stopped, that case fails, and it is started again for the next."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Every case, every failure, uncovered goals."),
 ) -> None:
     """Check an implementation against the model with a generated conformance suite (docs/conformance.md)."""

@@ -18,12 +18,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import queue
 import shlex
-import subprocess
 import sys
-import tempfile
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +27,7 @@ from typing import Any
 
 from ..errors import TransferSimError
 from ..lifecycle import Contact, EventNotAllowed
+from .program import Program, ProgramGone, program_problem
 from .suite import observe, rules_from_config
 
 __all__ = ["Adapter", "AdapterError", "ModelAdapter", "PythonAdapter", "ExecAdapter", "adapter_from_spec"]
@@ -147,99 +144,142 @@ class PythonAdapter(Adapter):
             self.impl.close()
 
 
+STEP_TIMEOUT = 5.0
+"""Seconds the exec adapter waits for each reply (``conform --step-timeout``)."""
+
+START_TIMEOUT = 15.0
+"""Seconds a freshly started program may take for its first reply (interpreters that load slowly)."""
+
+GIVE_UP_AFTER = 3
+"""Fresh starts in a row that end before their first reply, after which a program is not started again."""
+
+
+def check_observation(obs: Any, source: str = "read") -> dict[str, Any]:
+    """``obs`` as an observation, or :class:`AdapterError` saying what is wrong with its shape."""
+    if not isinstance(obs, Mapping):
+        raise AdapterError(f"{source} must give an object with state, owner, offered, transfer_count; got {obs!r}")
+    missing = [k for k in ("state", "owner", "offered", "transfer_count") if k not in obs]
+    problems = [f"lacks {', '.join(repr(k) for k in missing)}"] if missing else []
+    if "state" in obs and not isinstance(obs["state"], str):
+        problems.append(f"'state' is not a state name: {obs['state']!r}")
+    if "owner" in obs and obs["owner"] is not None and not isinstance(obs["owner"], str):
+        problems.append(f"'owner' is not an agent name or null: {obs['owner']!r}")
+    offered = obs.get("offered")
+    if "offered" in obs and not (isinstance(offered, list) and all(isinstance(a, str) for a in offered)):
+        problems.append(f"'offered' is not a list of agent names: {offered!r}")
+    count = obs.get("transfer_count")
+    if "transfer_count" in obs and (isinstance(count, bool) or not isinstance(count, (int, float))
+                                    or count != int(count)):
+        problems.append(f"'transfer_count' is not a whole number: {count!r}")
+    if problems:
+        raise AdapterError(f"{source}: the observation {'; '.join(problems)}")
+    return normalize({k: obs[k] for k in ("state", "owner", "offered", "transfer_count")})
+
+
 class ExecAdapter(Adapter):
-    """A subprocess speaking JSON lines: one request per line on its stdin, one reply per line
-    on its stdout (protocol in docs/conformance.md). One process serves the whole suite.
+    """A program of any language speaking JSON lines: one request per line on its stdin, one
+    reply per line on its stdout (protocol in docs/conformance.md). One process serves case
+    after case while it behaves.
+
+    It survives its program. Each reply is waited for ``timeout`` seconds (the first reply of a
+    fresh process up to ``start_timeout``). A program that exits, hangs (it is then killed) or
+    replies with something that is not a reply fails the request with an :class:`AdapterError`
+    naming its exit status and the end of its stderr, and the next :meth:`create` starts it
+    afresh. After :data:`GIVE_UP_AFTER` fresh starts in a row that ended before their first reply
+    (a program that exits at once, or never flushes), it is not started again: every later
+    ``create`` fails at once with that reason, so a suite still finishes quickly.
 
     Args:
         command: the command line (split with :func:`shlex.split`).
         timeout: seconds to wait for each reply.
         cwd: working directory of the process.
+        start_timeout: seconds to wait for the first reply of a fresh process (at least ``timeout``).
     """
 
-    def __init__(self, command: str | list[str], timeout: float = 10.0, cwd: str | Path | None = None) -> None:
+    def __init__(self, command: str | list[str], timeout: float = STEP_TIMEOUT, cwd: str | Path | None = None,
+                 start_timeout: float = START_TIMEOUT) -> None:
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not self.argv:
             raise AdapterError("exec adapter: empty command")
         self.command = " ".join(self.argv)
         self.timeout = timeout
+        self.start_timeout = max(timeout, start_timeout)
         self.cwd = cwd
-        self.proc: subprocess.Popen[str] | None = None
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self.program: Program | None = None
+        self.starts = 0
+        self._silent_starts = 0  # fresh starts in a row that ended before their first reply
+        self._given_up: str | None = None
 
-    def _start(self) -> subprocess.Popen[str]:
-        if self.proc is not None and self.proc.poll() is None:
-            return self.proc
-        if self.proc is not None:
-            raise AdapterError(f"{self.command!r} exited with status {self.proc.returncode}{self._tail()}")
+    def check(self) -> None:
+        """Raise :class:`AdapterError` when the program cannot be found (bad input, not a failure)."""
+        problem = program_problem(self.argv, self.cwd)
+        if problem:
+            raise AdapterError(f"exec adapter: {problem}")
+
+    def _fresh(self) -> Program:
+        if self._given_up is not None:
+            raise AdapterError(self._given_up)
+        if self.program is not None:
+            self.program.close(grace=0.0)
         try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                text=True,
-                bufsize=1,
-                cwd=self.cwd,
-            )
+            self.program = Program(self.argv, self.cwd)
         except OSError as err:
+            self.program = None
             raise AdapterError(f"cannot start {self.command!r}: {err.strerror or err}") from None
-        stdout = self.proc.stdout
-        assert stdout is not None
+        self.starts += 1
+        return self.program
 
-        def pump() -> None:
-            for line in stdout:
-                self._lines.put(line)
-            self._lines.put(None)
-
-        threading.Thread(target=pump, daemon=True).start()
-        return self.proc
-
-    def _tail(self) -> str:
-        self._stderr.seek(0)
-        text = self._stderr.read().strip()
-        return f"; its stderr ends with:\n{text[-1500:]}" if text else ""
+    def _failed(self, program: Program, what: str) -> AdapterError:
+        """The error for a request the program failed; stops it so the next create starts afresh."""
+        program.stop()
+        tail = program.stderr_tail()
+        text = f"{what}" + (f"; its stderr ends with:\n{tail}" if tail else "; nothing on its stderr")
+        if program.answered:
+            self._silent_starts = 0
+        else:
+            self._silent_starts += 1
+            if self._silent_starts >= GIVE_UP_AFTER:
+                self._given_up = (f"{self.command!r} is not started again: {self._silent_starts} fresh starts in "
+                                  f"a row ended before their first reply; the last: {text}")
+                return AdapterError(self._given_up)
+        return AdapterError(text + "\n  (it is started again for the next case)")
 
     def request(self, message: Mapping[str, Any]) -> dict[str, Any]:
-        """Send one request, return its reply; :class:`AdapterError` on a protocol failure."""
-        proc = self._start()
-        assert proc.stdin is not None
+        """Send one request, return its reply; :class:`AdapterError` on any failure of the program."""
+        program = self.program
+        if program is None or not program.alive:
+            raise AdapterError(f"{self.command!r} is not running (a case starts with create)")
+        shown = '{"op": "create", ...}' if message.get("op") == "create" else _short(json.dumps(message))
+        wait = self.timeout if program.answered else self.start_timeout
         try:
-            proc.stdin.write(json.dumps(message) + "\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            proc.wait(timeout=self.timeout)
-            raise AdapterError(f"{self.command!r} exited (status {proc.returncode}){self._tail()}") from None
-        while True:
-            try:
-                line = self._lines.get(timeout=self.timeout)
-            except queue.Empty:
-                raise AdapterError(f"no reply from {self.command!r} to {json.dumps(message)} within {self.timeout} s") from None
-            if line is None:
-                proc.wait(timeout=self.timeout)
-                raise AdapterError(
-                    f"{self.command!r} exited (status {proc.returncode}) on {json.dumps(message)}{self._tail()}"
-                )
-            if line.strip():
-                break
+            line = program.exchange(json.dumps(message), wait)
+        except ProgramGone as gone:
+            if gone.hung:
+                hint = "" if program.answered else " (a program must flush stdout after each reply line)"
+                raise self._failed(program, f"no reply to {shown} within {wait:g} s{hint}; "
+                                            f"{self.command!r} was stopped") from None
+            raise self._failed(program, f"{self.command!r} {gone} on {shown}, before replying") from None
         try:
             reply = json.loads(line)
         except json.JSONDecodeError:
-            raise AdapterError(f"reply to {json.dumps(message)} is not JSON: {line.strip()[:200]!r}") from None
-        if not isinstance(reply, dict) or reply.get("ok") is not True:
-            error = reply.get("error") if isinstance(reply, dict) else None
-            raise AdapterError(f"{json.dumps(message)} failed: {error or line.strip()[:200]}")
+            raise self._failed(program, f"reply to {shown} is not JSON: {_short(line)!r}") from None
+        if not isinstance(reply, dict) or "ok" not in reply:
+            raise self._failed(program, f"reply to {shown} is not an object with 'ok': {_short(line)!r}")
+        self._silent_starts = 0
+        if reply["ok"] is not True:
+            raise AdapterError(f"{shown} failed: {reply.get('error') or _short(line)}")
         return reply
 
     def create(self, config: Mapping[str, Any]) -> None:
+        if self.program is None or not self.program.alive:
+            self._fresh()
         self.request({"op": "create", "config": dict(config)})
 
     def send(self, event: str, data: Mapping[str, Any]) -> bool:
         reply = self.request({"op": "send", "event": event, "data": dict(data)})
         refused = reply.get("refused")
         if not isinstance(refused, bool):
-            raise AdapterError(f"reply to send lacks a boolean 'refused': {json.dumps(reply)}")
+            raise AdapterError(f"reply to send lacks a boolean 'refused': {_short(json.dumps(reply))}")
         return not refused
 
     def advance(self, seconds: float) -> None:
@@ -247,23 +287,20 @@ class ExecAdapter(Adapter):
 
     def read(self) -> dict[str, Any]:
         reply = self.request({"op": "read"})
-        return normalize({k: reply.get(k) for k in ("state", "owner", "offered", "transfer_count")})
+        return check_observation(reply, "reply to read")
 
     def dispose(self) -> None:
-        self.request({"op": "dispose"})
+        if self.program is not None and self.program.alive:  # a stopped program has nothing to forget
+            self.request({"op": "dispose"})
 
     def close(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        try:
-            if proc.stdin is not None:
-                proc.stdin.close()
-            proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
-        self._stderr.close()
+        if self.program is not None:
+            self.program.close()
+            self.program = None
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _load_class(module: str, name: str) -> Any:
@@ -275,36 +312,53 @@ def _load_class(module: str, name: str) -> Any:
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
+        try:
+            spec.loader.exec_module(mod)
+        except Exception as err:  # broad: whatever loading the user's file raises is bad input, said in one line
+            raise AdapterError(f"python adapter: loading {module} failed: {type(err).__name__}: {err}") from None
     else:
         try:
             mod = importlib.import_module(module)
         except ImportError as err:
             raise AdapterError(f"python adapter: cannot import {module}: {err}") from None
+        except Exception as err:  # broad: as above, for an importable module that fails while loading
+            raise AdapterError(f"python adapter: importing {module} failed: {type(err).__name__}: {err}") from None
     try:
         return getattr(mod, name)
     except AttributeError:
         raise AdapterError(f"python adapter: {module} has no {name}") from None
 
 
-def adapter_from_spec(spec: str, timeout: float = 10.0) -> Adapter:
+def adapter_from_spec(spec: str, timeout: float = STEP_TIMEOUT, check: bool = False) -> Adapter:
     """Build an adapter from its command-line form.
 
     * ``model``: the reference model;
     * ``python:MODULE:CLASS``: ``CLASS()`` from an importable module or a ``.py`` file path;
-    * ``exec:COMMAND``: a subprocess speaking JSON lines.
+    * ``exec:COMMAND``: a subprocess speaking JSON lines, ``timeout`` seconds per reply.
+
+    ``check``: also refuse an ``exec`` program that cannot be found (``conform`` does, so that a
+    typo is bad input, exit status 2, rather than every case failing).
     """
     if spec == "model":
         return ModelAdapter()
     kind, _, rest = spec.partition(":")
     if kind == "exec" and rest.strip():
-        return ExecAdapter(rest, timeout=timeout)
+        try:
+            adapter = ExecAdapter(rest, timeout=timeout)
+        except ValueError as err:  # shlex: unbalanced quotes
+            raise AdapterError(f"exec adapter: cannot split the command {rest!r}: {err}") from None
+        if check:
+            adapter.check()
+        return adapter
     if kind == "python":
         module, _, name = rest.rpartition(":")
         if not module or not name:
             raise AdapterError(f"python adapter spec is python:MODULE:CLASS, got {spec!r}")
         cls = _load_class(module, name)
-        obj = cls() if isinstance(cls, type) or callable(cls) else cls
+        try:
+            obj = cls() if isinstance(cls, type) or callable(cls) else cls
+        except Exception as err:  # broad: an adapter class that cannot be built is bad input, said in one line
+            raise AdapterError(f"python adapter: {name}() failed: {type(err).__name__}: {err}") from None
         if isinstance(obj, Adapter):
             return obj
         return PythonAdapter(obj)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TransferSimError
-from .adapters import AdapterError, adapter_from_spec
+from .adapters import STEP_TIMEOUT, AdapterError, adapter_from_spec
 from .runner import format_failure, run_suite
 from .suite import SuiteError, default_suite, dump_suite, format_coverage, load_suite, suite_coverage
 
@@ -27,7 +27,7 @@ def conform(
     max_steps: int = 25,
     seed: int | None = None,
     out: Path = Path("conformance-failure.json"),
-    timeout: float = 10.0,
+    timeout: float = STEP_TIMEOUT,
     verbose: bool = False,
     echo: Callable[[str], None] = print,
 ) -> int:
@@ -45,7 +45,7 @@ def conform(
             return 0
     assert adapter_spec is not None
     try:
-        adapter = adapter_from_spec(adapter_spec, timeout=timeout)
+        adapter = adapter_from_spec(adapter_spec, timeout=timeout, check=True)
     except AdapterError as err:
         raise ConformUsageError(str(err)) from None
     try:

@@ -9,15 +9,21 @@ from typing import Any
 
 from .adapters import Adapter, AdapterError
 
-__all__ = ["StepFailure", "CaseResult", "SuiteResult", "run_case", "run_suite", "format_failure", "format_step"]
+__all__ = ["ON_CREATE", "StepFailure", "CaseResult", "SuiteResult", "run_case", "run_suite", "format_failure", "format_step"]
+
+
+ON_CREATE = -1
+"""The :attr:`StepFailure.index` of a failure on the case's ``create`` (before its first step)."""
 
 
 @dataclass
 class StepFailure:
     """The first step of a case where the implementation disagrees with the expectation.
 
-    ``index`` is the position in ``case["steps"]``; ``differences`` maps each disagreeing key to
-    ``(expected, observed)``; ``error`` is set instead when the adapter failed.
+    ``index`` is the position in ``case["steps"]`` (:data:`ON_CREATE` when the case's ``create``
+    failed, ``len(steps)`` for its ``dispose``); ``differences`` maps each disagreeing key to
+    ``(expected, observed)``; ``error`` is set instead when the adapter failed (a program that
+    crashed, hung or replied garbage: its exit status and stderr tail are in the text).
     """
 
     index: int
@@ -77,10 +83,11 @@ def run_case(adapter: Adapter, case: Mapping[str, Any]) -> CaseResult:
                     result.failure = StepFailure(i, dict(step), expected, observed, diffs)
                     break
     except AdapterError as err:
-        result.failure = StepFailure(max(i, 0), dict(steps[i]) if 0 <= i < len(steps) else {}, error=str(err))
+        where = dict(steps[i]) if 0 <= i < len(steps) else {"create": case["config"]}
+        result.failure = StepFailure(i if i >= 0 else ON_CREATE, where, error=str(err))
     except Exception as err:  # broad on purpose: whatever the implementation raises is its failure, reported
         where = dict(steps[i]) if 0 <= i < len(steps) else {"create": case["config"]}
-        result.failure = StepFailure(max(i, 0), where, error=f"{type(err).__name__}: {err}")
+        result.failure = StepFailure(i if i >= 0 else ON_CREATE, where, error=f"{type(err).__name__}: {err}")
     finally:
         try:
             adapter.dispose()
@@ -132,8 +139,9 @@ def format_failure(case: Mapping[str, Any], result: CaseResult) -> str:
     lines = [
         f"{result.case_id}  {result.title}",
         "  config: " + json.dumps({k: cfg[k] for k in cfg}),
-        "  timeline (t = virtual time before the step):",
     ]
+    if f.index != ON_CREATE:
+        lines.append("  timeline (t = virtual time before the step):")
     t = 0.0
     for i, step in enumerate(case["steps"][: f.index + 1]):
         if "expect" in step and i != f.index:
@@ -143,7 +151,7 @@ def format_failure(case: Mapping[str, Any], result: CaseResult) -> str:
         if "advance" in step:
             t += float(step["advance"])
     if f.error:
-        lines.append(f"  error at step {f.index}: {f.error}")
+        lines.append(f"  error on create: {f.error}" if f.index == ON_CREATE else f"  error at step {f.index}: {f.error}")
     else:
         lines.append(f"  first difference at step {f.index}:")
         for k, (exp, obs) in f.differences.items():
