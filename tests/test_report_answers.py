@@ -379,3 +379,13 @@ def test_a_sweep_of_a_group_staffed_by_a_rota_reports(tmp_path) -> None:
     held = sweep_headline(res.summary, sc, key="tech")  # held at the scenario's value: a rota, not a number
     assert held[0].startswith("With a 30 s timeout, ") and held[1] == "Other varied settings held at: tech agents = 1."
     assert any(a.startswith("Other varied settings held at: tech agents = ") for a in page.answer)
+
+
+def test_a_named_agent_as_a_target_is_said_in_words(tmp_path) -> None:
+    """peak-hour transfers to the agent anna ("agent:anna" in results): the page says "the agent anna"."""
+    from model.sim import simulate
+
+    sc = load_scenario("scenarios/peak-hour.toml").with_changes({"simulation.horizon": 4 * 3600, "simulation.start": "08:00"})
+    page = Answers(build_report(simulate(sc, replications=2), tmp_path / "anna"))
+    assert "agent:anna" not in page.text
+    assert "Transfers to the agent anna" in page.text and "1 % to the agent anna" in page.text

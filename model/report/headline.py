@@ -16,7 +16,7 @@ from ..results.outcomes import OUTCOME_FIGURES, OUTCOMES, transfer_outcomes
 from ..results.scopes import UnknownScope, parse_scope
 from .answers import about, cost_words, tune_answer
 from .scenario_rows import scenario_value
-from .words import agents_text, pct, pct_ci, seconds_text, target_text, value_ci
+from .words import agents_text, pct, pct_ci, seconds_text, target_name, target_text, value_ci
 
 if TYPE_CHECKING:
     from ..results import SimulationResult
@@ -142,7 +142,7 @@ def _bottleneck(result: SimulationResult) -> list[str]:
                 f"{pct_ci(r['mean'], r['ci_low'], r['ci_high'])} of the time."]
     worst = max(targets, key=lambda t: _figure(result, _LOST, "target", t)[0])
     lost = _figure(result, _LOST, "target", worst)
-    text = f"The bottleneck is {worst}: it loses {pct(lost[0])} % of the transfers sent to it"
+    text = f"The bottleneck is {target_name(worst)}: it loses {pct(lost[0])} % of the transfers sent to it"
     if worst in occ.index:
         r = occ.loc[worst]
         text += f", with its chat slots busy {pct_ci(r['mean'], r['ci_low'], r['ci_high'])} of the time"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from .words import agents_text, duration_text, seconds_text
+from .words import agents_text, duration_text, seconds_text, target_name
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -53,7 +53,7 @@ def scenario_rows(sc: Scenario) -> dict[str, Any]:
             "max_concurrent": g.max_concurrent,
             "handle_time": _dist_text(g.handle_time),
             "routing": f"{g.offer_mode}, {g.routing}".replace("_", " "),
-            "transfers": ", ".join(f"{100 * r.probability:g} % to {r.to}" for r in g.transfers) or "none",
+            "transfers": ", ".join(f"{100 * r.probability:g} % to {target_name(r.to)}" for r in g.transfers) or "none",
         }
         for g in sc.groups
     ]

@@ -20,7 +20,7 @@ from ..results.figures import FigureInfo, figure
 from ..results.outcomes import OUTCOME_FIGURES, OUTCOMES, transfer_outcomes
 from .answers import whose
 from .headline import transfer_targets
-from .words import FAILED, target_text, value_text
+from .words import FAILED, target_name, target_text, value_text
 
 if TYPE_CHECKING:
     from ..results import SimulationResult
@@ -65,7 +65,7 @@ def figures_table(result: SimulationResult) -> dict[str, Any]:
     blank where the scope has no such figure. After the transfer success row, how the transfer
     requests ended: joined, returned, timer expired, customer left."""
     columns = [("All contacts", _column(result, "overall", "all"))]
-    columns += [(f"Transfers to {t}", _column(result, "target", t)) for t in transfer_targets(result)]
+    columns += [(f"Transfers to {target_name(t)}", _column(result, "target", t)) for t in transfer_targets(result)]
     names = [n for n in TABLE_FIGURES if n in columns[0][1]]
     if any(OUTCOMES[0] in cells for _, cells in columns):
         at = names.index("transfer_success_rate") + 1 if "transfer_success_rate" in names else len(names)

@@ -7,11 +7,16 @@ from typing import Any
 
 from ..results.figures import FigureInfo, percent
 
-__all__ = ["FAILED", "pct", "pct_ci", "value_ci", "seconds_text", "duration_text", "value_text", "target_text",
+__all__ = ["FAILED", "target_name", "pct", "pct_ci", "value_ci", "seconds_text", "duration_text", "value_text", "target_text",
            "agents_text"]
 
 FAILED = "failed"
 """The word a failed point's cells carry, in the heat map, on the line chart and in the table."""
+
+
+def target_name(key: str) -> str:
+    """A transfer target as said: ``"tech"``, and ``"agent:anna"`` as ``"the agent anna"``."""
+    return f"the agent {key[6:]}" if str(key).startswith("agent:") else str(key)
 
 
 def pct(x: float | None) -> str:
