@@ -4,15 +4,14 @@ Nothing here restates the lifecycle. The goals are read from :mod:`model.lifecyc
 transitions from the chart's table, guard goals from each transition's guards, guard-condition
 goals from each guard's clauses (:data:`model.lifecycle.CLAUSES`), refused events from the table,
 timer-boundary goals from :data:`model.lifecycle.TIMERS` (the events racing each timer, the
-events that do not reset it, the timeout policies). Only :data:`SITUATIONS` are declared here:
-shapes of the data that the chart's *actions* handle and no guard names.
+events that do not reset it, the timeout policies, timers of length 0, ``advance 0``).
+:data:`SITUATIONS` are shapes of the data that the chart's *actions* handle and no guard names:
+the kinds of target, and each event naming an offer's holder while another agent holds one too.
 
 The :class:`Tracer` runs the reference model (a :class:`~model.lifecycle.Contact`) and reports
-the goals each step reaches.
-
-Why one module of about 460 lines: each goal dimension is defined twice by nature, as a universe
-(:func:`all_goals`) and as what a step reaches (:class:`Tracer`); keeping both side by side is
-what keeps their names in step.
+the goals each step reaches. Each goal dimension is defined twice by nature, as a universe
+(:func:`all_goals`) and as what a step reaches (:class:`Tracer`); both live here, side by side,
+which keeps their names in step. The configurations and event data live in :mod:`.configs`.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from ..lifecycle import (
     CLAUSES,
     EVENTS,
     GUARDS,
+    INITIAL_STATE,
     STATES,
     TABLE,
     TIMEOUT_POLICIES,
@@ -36,7 +36,6 @@ from ..lifecycle import (
     ContactData,
     EventNotAllowed,
     Timer,
-    TransferRules,
     Transition,
     candidates,
     failed_clause,
@@ -44,50 +43,7 @@ from ..lifecycle import (
     racing_events,
     transitions,
 )
-
-EPSILON = 0.125
-""""Just before/after" a deadline, in seconds. A power of two, so that every time in a suite is
-exactly representable and sums of ``advance`` steps land exactly on the deadlines."""
-
-_TARGETS = {"sales": ["a1"], "billing": ["b1", "b2"]}
-CONFIGS: dict[str, dict[str, Any]] = {
-    "abandon": {
-        "transfer_timeout": 10.0,
-        "dissuasion_timeout": 5.0,
-        "on_transfer_timeout": "abandon",
-        "targets": _TARGETS,
-    },
-    "return": {
-        "transfer_timeout": 10.0,
-        "dissuasion_timeout": None,
-        "on_transfer_timeout": "return",
-        "targets": _TARGETS,
-    },
-}
-"""The configurations the generator explores: owner ``a1`` (group ``sales``), target group
-``billing`` = {b1, b2}, single-agent targets ``agent:NAME``; every timeout policy."""
-
-PALETTE: dict[str, list[dict[str, Any]]] = {
-    "assign": [{"agent": "a1"}, {}],
-    "close": [{}],
-    "customer_leave": [{}],
-    "dissuade": [{}],
-    "request_transfer": [
-        {"target": "billing", "message": "billing question"},
-        {"target": "agent:b1"},
-        {"target": "agent:a1"},
-        {"target": "nowhere"},
-        {},
-    ],
-    "offer": [{"agents": ["b1"]}, {"agents": ["b2"]}, {"agents": ["b1", "b2"]}, {"agents": ["a1"]}, {"agents": []}],
-    "accept": [{"agent": "b1"}, {"agent": "b2"}],
-    "reject": [{"agent": "b1"}, {"agent": "b2"}],
-    "offer_timeout": [{"agent": "b1"}, {"agent": "b2"}],
-    "withdraw": [{"agent": "b1"}, {"agent": "b2"}],
-    "transfer_timeout": [{}],
-}
-"""Event data the generator (and the random mode) tries for each event, in the order tried.
-This is test data, not rules; every event of the chart must have some (checked at import)."""
+from .configs import CONFIGS, EDGE_CONFIGS, EPSILON, PALETTE, observe, rules_from_config
 
 DIMENSIONS: tuple[str, ...] = (
     "states",
@@ -114,26 +70,30 @@ class Situation:
     applies: Callable[[ContactData, Mapping[str, Any]], bool]
 
 
+def _holder_events() -> tuple[str, ...]:
+    """Events that name an agent holding the offer (their guard ``holds_offer``), in EVENTS order."""
+    return tuple(e for e in EVENTS if any("holds_offer" in row.guards for row in candidates("offered", e)))
+
+
+def _to_nobody(d: ContactData, data: Mapping[str, Any]) -> bool:
+    to = data.get("target")
+    return bool(to) and not is_agent_target(to) and d.rules.knows(to) and d.rules.members(to) == frozenset()
+
+
 SITUATIONS: tuple[Situation, ...] = (
     Situation("request_transfer: to a group", "request_transfer",
               lambda d, data: bool(data.get("target")) and not is_agent_target(data["target"])),
     Situation("request_transfer: to one agent (agent:NAME)", "request_transfer",
               lambda d, data: bool(data.get("target")) and is_agent_target(data["target"])),
-    Situation("accept: while another agent also holds the offer", "accept",
-              lambda d, data: data.get("agent") in d.offered and len(d.offered) > 1),
+    Situation("request_transfer: to a group with nobody in it (nobody on shift)", "request_transfer", _to_nobody),
+    *(Situation(f"{e}: while another agent also holds the offer", e,
+                lambda d, data: data.get("agent") in d.offered and len(d.offered) > 1)
+      for e in _holder_events()),
 )
 """Taken transitions whose *actions* (not guards) must handle a particular shape of the data:
-the target kind a transfer names, and the other offers an accept must withdraw."""
-
-
-def _check_palette() -> None:
-    missing = [e for e in EVENTS if e not in PALETTE]
-    extra = [e for e in PALETTE if e not in EVENTS]
-    if missing or extra:
-        raise ImportError(f"conformance PALETTE out of step with the chart: no data for {missing}, unknown {extra}")
-
-
-_check_palette()
+the target kind a transfer names (an existing group with nobody in it included), and every
+event naming an offer's holder while other agents hold offers too (broadcast: ``accept`` and
+``reject`` withdraw the others' offers, ``offer_timeout`` too, ``withdraw`` only its own)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -163,6 +123,27 @@ def not_reset_by(timer: Timer) -> tuple[str, ...]:
     """Events that keep the contact inside the timer's states: they must not restart it."""
     return tuple(e for e in EVENTS if e != timer.event and any(
         row.target in timer.states for s in timer.states for row in candidates(s, e)))
+
+
+@lru_cache(maxsize=None)
+def at_zero_length(timer: Timer) -> tuple[str, ...]:
+    """Events that race a timer of length 0: those the state it starts in would take (the state
+    entered from outside its states, or the initial state). The timer fires first: refused."""
+    starts = {INITIAL_STATE} & set(timer.states) | {
+        row.target for s in STATES if s not in timer.states for rows in TABLE[s].values() for row in rows
+        if row.target in timer.states}
+    return tuple(e for e in racing_events(timer) if any(e in TABLE[s] for s in starts))
+
+
+def zero_length_goal(timer: Timer, policy: str | None, event: str) -> str:
+    return f"{_timer_name(timer, policy)}: of length 0, {event} at the instant it starts"
+
+
+ADVANCE_0_NO_TIMER = "advance 0: no timer due at this instant"
+
+
+def advance_0_goal(timer: Timer) -> str:
+    return f"{timer.label}: advance 0 at the deadline"
 
 
 def clause_goal(guard: str, text: str) -> str:
@@ -198,6 +179,10 @@ def all_goals() -> dict[str, tuple[str, ...]]:
                    for p in _policies(t) for e in racing_events(t) for r in _RELATIONS]
     for t in TIMERS.values():
         timers += [f"{t.label}: not reset by a later {e}" for e in not_reset_by(t)]
+        timers += [f"{t.label}: not reset by a second later {e}" for e in not_reset_by(t)]
+    for t in TIMERS.values():
+        timers += [zero_length_goal(t, p, e) for p in _policies(t) for e in at_zero_length(t)]
+    timers += [advance_0_goal(t) for t in TIMERS.values()] + [ADVANCE_0_NO_TIMER]
     return {
         "states": STATES,
         "transitions": tuple(leaf_transitions),
@@ -207,37 +192,6 @@ def all_goals() -> dict[str, tuple[str, ...]]:
         "situations": tuple(s.name for s in SITUATIONS),
         "refused_events": tuple(refused),
         "timer_boundaries": tuple(timers),
-    }
-
-
-# --------------------------------------------------------------------------------------
-# Configurations and observations
-# --------------------------------------------------------------------------------------
-
-
-def rules_from_config(config: Mapping[str, Any]) -> TransferRules:
-    """The model's :class:`~model.lifecycle.TransferRules` for a case configuration (agents
-    always available)."""
-    targets = config.get("targets")
-    return TransferRules(
-        transfer_timeout=float(config.get("transfer_timeout", 60.0)),
-        dissuasion_timeout=(
-            None if config.get("dissuasion_timeout") is None else float(config["dissuasion_timeout"])
-        ),
-        on_transfer_timeout=config.get("on_transfer_timeout", "abandon"),
-        targets=None if targets is None else {k: frozenset(v) for k, v in targets.items()},
-        is_available=None,
-    )
-
-
-def observe(contact: Contact) -> dict[str, Any]:
-    """What an expectation holds about a contact: state, owner, offered (sorted), transfer count."""
-    d = contact.data
-    return {
-        "state": d.state,
-        "owner": d.owner,
-        "offered": sorted(d.offered),
-        "transfer_count": d.transfer_count,
     }
 
 
@@ -265,11 +219,13 @@ def _category(now: float, deadline: float | None) -> str:
 @dataclass
 class _Episode:
     """One run of a timer: its deadline (kept after it fires, so that events sent just after it
-    are classified), when it started, and the non-resetting events seen since."""
+    are classified), when it started, and the non-resetting events seen since (``twice``: seen
+    at least twice, such as a re-offer)."""
 
     deadline: float | None = None
     started: float = 0.0
     late: frozenset[str] = frozenset()
+    twice: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -277,8 +233,10 @@ class Tracer:
     """The reference model (a :class:`Contact`) under one configuration, recording goals.
 
     ``advance``/``send`` take one timeline step each and return the goals it reached (pairs
-    ``(dimension, name)``). Timers fire as :meth:`Contact.advance` fires them: those due at an
-    instant before any event sent at that instant.
+    ``(dimension, name)``). The tracer fires the timers itself (its contact's ``auto_timers`` is
+    off), exactly where :class:`Contact` fires them: each at its deadline, before any event sent
+    at that instant, and a timer of length 0 at the instant it starts (on arrival, or right after
+    the event that starts it), so an observation always follows every timer due by then.
     """
 
     config: Mapping[str, Any]
@@ -289,10 +247,11 @@ class Tracer:
 
     def __post_init__(self) -> None:
         rules = rules_from_config(self.config)
-        self.contact = Contact(rules, now=0.0, engine=self.engine)  # type: ignore[arg-type]
+        self.contact = Contact(rules, now=0.0, engine=self.engine, auto_timers=False)  # type: ignore[arg-type]
         self.policy = rules.on_transfer_timeout
         self.episodes = {t: _Episode() for t in TIMERS}
         self._enter_timers(None)
+        self._arrival: set[Goal] = {("states", self.contact.state)} | self._fire(0.0)
 
     def _enter_timers(self, source: str | None) -> None:
         """Start an episode for every timer whose states the contact has just entered."""
@@ -308,13 +267,13 @@ class Tracer:
         return [e.deadline for e in self.episodes.values() if e.deadline is not None]
 
     def start(self) -> set[Goal]:
-        """The goals reached by the contact's arrival (its initial state)."""
-        return {("states", self.contact.state)}
+        """The goals reached by the contact's arrival (its initial state, and a timer of length 0)."""
+        return set(self._arrival)
 
     def clone(self) -> Tracer:
         new = copy.copy(self)
         old = self.contact
-        c = Contact(old.data.rules, now=0.0, engine="compiled")
+        c = Contact(old.data.rules, now=0.0, engine="compiled", auto_timers=False)
         for slot in ContactData.__slots__:
             value = getattr(old.data, slot)
             setattr(c.data, slot, set(value) if isinstance(value, set) else value)
@@ -336,17 +295,31 @@ class Tracer:
         c = self.contact
         target = c.now + seconds
         goals: set[Goal] = set()
-        while (timer := c.due_timer(target)) is not None:
+        if seconds == 0:
+            at_deadline = [TIMERS[e] for e, ep in self.episodes.items() if ep.deadline == c.now]
+            goals |= {("timer_boundaries", advance_0_goal(t)) for t in at_deadline}
+            if not at_deadline:
+                goals.add(("timer_boundaries", ADVANCE_0_NO_TIMER))
+        goals |= self._fire(target)
+        c.advance(target)
+        return goals
+
+    def _fire(self, until: float) -> set[Goal]:
+        """Fire every timer due at or before ``until``, each at its deadline; the goals reached."""
+        c = self.contact
+        goals: set[Goal] = set()
+        while (timer := c.due_timer(until)) is not None:
             d = c.data
             t = TIMERS[timer]
             at = t.deadline_of(d)
             source = d.state
             row = self._evaluate(source, timer, {"now": at}, goals)
-            goals |= {("timer_boundaries", f"{t.label}: not reset by a later {e}") for e in self.episodes[timer].late}
-            c.advance(at)
+            ep = self.episodes[timer]
+            goals |= {("timer_boundaries", f"{t.label}: not reset by a later {e}") for e in ep.late}
+            goals |= {("timer_boundaries", f"{t.label}: not reset by a second later {e}") for e in ep.twice}
+            c.send(timer, now=at)
             assert row is not None and c.state == row.target, "model fired a timer its table does not take"
             self._took(source, timer, c.state, goals)
-        c.advance(target)
         return goals
 
     def send(self, event: str, data: Mapping[str, Any]) -> tuple[bool, set[Goal]]:
@@ -369,9 +342,11 @@ class Tracer:
             t = TIMERS[timer_event]
             if ep.deadline is not None and event in racing_events(t):
                 rel = _relation(now, ep.deadline)
+                policy = self.policy if _policies(t) != (None,) else None
                 if rel:
-                    policy = self.policy if _policies(t) != (None,) else None
                     goals.add(("timer_boundaries", f"{_timer_name(t, policy)}: {event} {rel} the deadline"))
+                if ep.started == ep.deadline == now and event in at_zero_length(t):
+                    goals.add(("timer_boundaries", zero_length_goal(t, policy, event)))
         try:
             c.send(event, **dict(data))
         except EventNotAllowed:
@@ -379,6 +354,7 @@ class Tracer:
             return True, goals
         assert row is not None and c.state == row.target, f"model took {event} in {source} unexpectedly"
         self._took(source, event, c.state, goals)
+        goals |= self._fire(now)  # a timer of length 0 the event started
         return False, goals
 
     def _evaluate(self, source: str, event: str, kwargs: Mapping[str, Any], goals: set[Goal]) -> Transition | None:
@@ -416,7 +392,8 @@ class Tracer:
                 self.episodes[timer_event] = _Episode(ep.deadline, ep.started)  # fired: deadline kept
             elif source in t.states and target in t.states:
                 if now > ep.started:
-                    self.episodes[timer_event] = _Episode(ep.deadline, ep.started, ep.late | {event})
+                    twice = ep.twice | ({event} if event in ep.late else set())
+                    self.episodes[timer_event] = _Episode(ep.deadline, ep.started, ep.late | {event}, twice)
             elif source in t.states:  # ended by another event
                 self.episodes[timer_event] = _Episode()
         self._enter_timers(source)
@@ -434,7 +411,7 @@ class Tracer:
             min(d.transfer_count, 2),
             self.last,
             *(_category(d.now, ep.deadline) for ep in self.episodes.values()),
-            *(ep.late for ep in self.episodes.values()),
+            *((ep.late, ep.twice) for ep in self.episodes.values()),
         )
 
     def step(self, step: Mapping[str, Any]) -> tuple[bool | None, set[Goal]]:
@@ -463,6 +440,7 @@ def with_expectations(config: Mapping[str, Any], steps: Iterable[Mapping[str, An
     return out
 
 __all__ = [
-    "EPSILON", "CONFIGS", "PALETTE", "DIMENSIONS", "SITUATIONS", "Situation", "Goal", "all_goals", "rules_from_config",
-    "observe", "Tracer", "with_expectations", "not_reset_by",
+    "EPSILON", "CONFIGS", "EDGE_CONFIGS", "PALETTE", "DIMENSIONS", "SITUATIONS", "Situation", "Goal", "all_goals",
+    "rules_from_config", "observe", "Tracer", "with_expectations", "not_reset_by", "at_zero_length",
+    "zero_length_goal", "advance_0_goal", "ADVANCE_0_NO_TIMER",
 ]

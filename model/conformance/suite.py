@@ -23,6 +23,7 @@ from typing import Any
 from .goals import (
     CONFIGS,
     DIMENSIONS,
+    EDGE_CONFIGS,
     EPSILON,
     PALETTE,
     SITUATIONS,
@@ -40,6 +41,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "EPSILON",
     "CONFIGS",
+    "EDGE_CONFIGS",
     "DIMENSIONS",
     "PALETTE",
     "SITUATIONS",
@@ -75,6 +77,7 @@ def _candidate_steps(t: Tracer) -> list[dict[str, Any]]:
             dt = deadline + off - now
             if dt > 0 and dt not in seconds:
                 seconds.append(dt)
+    seconds.append(0.0)  # changes nothing: every timer due at this instant has fired
     steps += [{"advance": s} for s in seconds]
     return steps
 
@@ -104,20 +107,35 @@ def _explore(config: Mapping[str, Any], max_depth: int) -> tuple[dict[Goal, list
     return found, nodes
 
 
-def generate_suite(configs: Mapping[str, Mapping[str, Any]] | None = None, max_depth: int = 9) -> dict[str, Any]:
+def generate_suite(
+    configs: Mapping[str, Mapping[str, Any]] | None = None,
+    max_depth: int = 9,
+    edge_configs: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Generate a suite from the statechart: a shortest case per goal, and the coverage reached.
 
-    Goals that the exhaustive search (to ``max_depth`` steps) never reaches are reported as
-    ``unreachable``; with the default configurations these are the two ``*_deadline=false``
-    guards, which only an external clock can make false (timers due at an instant fire first).
+    ``configs`` (default :data:`CONFIGS`) are explored first; ``edge_configs`` (default
+    :data:`EDGE_CONFIGS`, the timers of length 0) only for the goals ``configs`` do not reach,
+    so every other case keeps its ordinary timers. Goals that the exhaustive search (to
+    ``max_depth`` steps) never reaches are reported as ``unreachable``; with the default
+    configurations these include the two ``*_deadline=false`` guards, which only an external
+    clock can make false (timers due at an instant fire first).
     """
     configs = dict(CONFIGS if configs is None else configs)
+    edges = dict(EDGE_CONFIGS if edge_configs is None else edge_configs)
     reached: dict[Goal, tuple[str, list[dict[str, Any]]]] = {}
     for name, config in configs.items():
         found, _ = _explore(config, max_depth)
         for goal, path in found.items():
             if goal not in reached or len(path) < len(reached[goal][1]):
                 reached[goal] = (name, path)
+    primary = set(reached)
+    for name, config in edges.items():
+        found, _ = _explore(config, max_depth)
+        for goal, path in found.items():
+            if goal not in primary and (goal not in reached or len(path) < len(reached[goal][1])):
+                reached[goal] = (name, path)
+    configs.update(edges)
     universe = all_goals()
     covered: set[Goal] = set()
     cases: list[dict[str, Any]] = []

@@ -22,6 +22,31 @@ _STEP_KEYS = {"advance", "send", "expect"}
 _EXPECT_KEYS = {"state", "owner", "offered", "transfer_count", "refused"}
 
 
+def _is_seconds(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+
+def _validate_config(config: Mapping[str, Any], where: str) -> None:
+    """A case's configuration: timeouts of 0 or more seconds (0 is due at once), a policy, and
+    ``targets`` (optional: without it any target is accepted) mapping each group to a list of
+    agent names, which may be empty (a group with nobody on shift is a target all the same)."""
+    if config.get("on_transfer_timeout", "abandon") not in TIMEOUT_POLICIES:
+        raise SuiteError(f"{where}.on_transfer_timeout: one of {', '.join(map(repr, TIMEOUT_POLICIES))}")
+    if "transfer_timeout" in config and not _is_seconds(config["transfer_timeout"]):
+        raise SuiteError(f"{where}.transfer_timeout: a number of seconds >= 0, got {config['transfer_timeout']!r}")
+    dt = config.get("dissuasion_timeout")
+    if dt is not None and not _is_seconds(dt):
+        raise SuiteError(f"{where}.dissuasion_timeout: a number of seconds >= 0 or null, got {dt!r}")
+    targets = config.get("targets")
+    if targets is None:
+        return
+    if not isinstance(targets, dict):
+        raise SuiteError(f"{where}.targets: an object of group name -> list of agent names")
+    for name, agents in targets.items():
+        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+            raise SuiteError(f"{where}.targets.{name}: a list of agent names (it may be empty), got {agents!r}")
+
+
 def validate_suite(suite: Any) -> dict[str, Any]:
     """Check a suite (or a bare case, wrapped into a suite) against the schema; return the suite."""
     if isinstance(suite, dict) and "steps" in suite and "schema" not in suite:
@@ -44,8 +69,7 @@ def validate_suite(suite: Any) -> dict[str, Any]:
         case.setdefault("id", f"case-{i + 1:03d}")
         if not isinstance(case.get("config"), dict):
             raise SuiteError(f"{where}.config: expected an object")
-        if case["config"].get("on_transfer_timeout", "abandon") not in TIMEOUT_POLICIES:
-            raise SuiteError(f"{where}.config.on_transfer_timeout: one of {', '.join(map(repr, TIMEOUT_POLICIES))}")
+        _validate_config(case["config"], f"{where}.config")
         steps = case.get("steps")
         if not isinstance(steps, list):
             raise SuiteError(f"{where}.steps: expected a list")

@@ -32,7 +32,8 @@ class TransferImpl {
   create(config) {
     this.transferTimeout = Number(config.transfer_timeout ?? 60);
     this.policy = config.on_transfer_timeout || "abandon";
-    this.groups = new Map(Object.entries(config.targets || {}).map(([k, v]) => [k, new Set(v)]));
+    // no targets: any target and any agent
+    this.groups = config.targets == null ? null : new Map(Object.entries(config.targets).map(([k, v]) => [k, new Set(v)]));
     this.now = 0;
     this.state = "queued";
     this.owner = null;
@@ -43,6 +44,7 @@ class TransferImpl {
     this.transferCount = 0;
     this.transferDeadline = null;
     this.dissuasionDeadline = config.dissuasion_timeout == null ? null : Number(config.dissuasion_timeout);
+    this.advance(0); // a dissuasion timer of length 0 fires as the contact arrives
   }
 
   read() {
@@ -75,8 +77,17 @@ class TransferImpl {
     this.now = end;
   }
 
+  // a group (even one with nobody in it: it exists all day), or agent:NAME of an agent in a group
+  known(target) {
+    if (this.groups === null || this.groups.has(target)) return true;
+    if (!target.startsWith("agent:")) return false;
+    const agent = target.slice("agent:".length);
+    return [...this.groups.values()].some((agents) => agents.has(agent));
+  }
+
   members(target) {
-    if (this.groups.has(target)) return this.groups.get(target);
+    if (this.groups === null) return null;
+    if (this.groups.has(target)) return this.groups.get(target); // a group's name wins over agent:NAME
     if (target.startsWith("agent:")) {
       const agent = target.slice("agent:".length);
       for (const agents of this.groups.values()) if (agents.has(agent)) return new Set([agent]);
@@ -84,8 +95,15 @@ class TransferImpl {
     return new Set();
   }
 
-  // returns true when the event is taken, false when it is refused
+  // returns true when the event is taken, false when it is refused; then a timer of length 0
+  // that the event started fires at once
   send(event, data) {
+    const taken = this.take(event, data);
+    this.advance(0);
+    return taken;
+  }
+
+  take(event, data) {
     const d = data || {};
     switch (event) {
       case "assign": {
@@ -114,7 +132,7 @@ class TransferImpl {
         if (this.state !== "engaged" || !t) return false;
         const self = t === `agent:${this.owner}`;
         if (self && this.bug !== "self_transfer") return false;
-        if (!self && this.members(t).size === 0) return false;
+        if (!self && !this.known(t)) return false;
         this.requester = this.owner;
         this.owner = null;
         this.target = t;
@@ -128,7 +146,7 @@ class TransferImpl {
         const agents = d.agents || [];
         if (this.state !== "routing" || agents.length === 0) return false;
         const members = this.target === `agent:${this.requester}` ? new Set([this.requester]) : this.members(this.target);
-        if (agents.some((a) => this.rejected.has(a) || !members.has(a))) return false;
+        if (agents.some((a) => this.rejected.has(a) || (members !== null && !members.has(a)))) return false;
         agents.forEach((a) => this.offered.add(a));
         this.state = "offered";
         if (this.bug === "timer_reset_on_offer") this.transferDeadline = this.now + this.transferTimeout;

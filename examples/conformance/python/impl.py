@@ -43,7 +43,8 @@ class TransferImpl:
         self.transfer_timeout = float(config.get("transfer_timeout", 60.0))
         dissuasion = config.get("dissuasion_timeout")
         self.policy = config.get("on_transfer_timeout", "abandon")
-        self.groups = {name: set(agents) for name, agents in (config.get("targets") or {}).items()}
+        targets = config.get("targets")  # none: any target and any agent
+        self.groups = None if targets is None else {name: set(agents) for name, agents in targets.items()}
         self.now = 0.0
         self.state = "queued"
         self.owner = None
@@ -54,6 +55,7 @@ class TransferImpl:
         self.transfer_count = 0
         self.transfer_deadline = None
         self.dissuasion_deadline = None if dissuasion is None else float(dissuasion)
+        self.advance(0.0)  # a dissuasion timer of length 0 fires as the contact arrives
 
     def dispose(self) -> None:
         self.state = None
@@ -88,7 +90,9 @@ class TransferImpl:
         handler = getattr(self, "_on_" + event, None)
         if handler is None:
             return False  # unknown events, and the timer events: timers fire on the clock only
-        return bool(handler(**data))
+        taken = bool(handler(**data))
+        self.advance(0.0)  # a timer of length 0 that the event started fires at once
+        return taken
 
     # -- rules ----------------------------------------------------------------------------
     def _due(self, deadline, end, late_bug) -> bool:
@@ -96,8 +100,16 @@ class TransferImpl:
             return False
         return deadline < end if self.bug == late_bug else deadline <= end
 
-    def _members(self, target: str) -> set[str]:
-        if target in self.groups:
+    def _known(self, target: str) -> bool:
+        """A group (even one with nobody in it: it exists all day), or agent:NAME of an agent in a group."""
+        if self.groups is None or target in self.groups:
+            return True
+        return target.startswith("agent:") and any(target[len("agent:"):] in a for a in self.groups.values())
+
+    def _members(self, target: str) -> set[str] | None:
+        if self.groups is None:
+            return None
+        if target in self.groups:  # a group's name wins over the agent:NAME reading
             return self.groups[target]
         if target.startswith("agent:"):
             agent = target[len("agent:"):]
@@ -137,7 +149,7 @@ class TransferImpl:
             return False
         if target == "agent:" + str(self.owner) and self.bug != "self_transfer":
             return False
-        if not self._members(target) and not (self.bug == "self_transfer" and target == "agent:" + str(self.owner)):
+        if not self._known(target) and not (self.bug == "self_transfer" and target == "agent:" + str(self.owner)):
             return False
         self.requester, self.owner = self.owner, None
         self.target, self.message = target, message
@@ -151,7 +163,7 @@ class TransferImpl:
         if self.state != "routing" or not agents:
             return False
         members = self._members(self.target) if self.target != "agent:" + str(self.requester) else {self.requester}
-        if any(a in self.rejected or a not in members for a in agents):
+        if any(a in self.rejected or (members is not None and a not in members) for a in agents):
             return False
         self.offered |= set(agents)
         self.state = "offered"
