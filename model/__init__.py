@@ -3,8 +3,10 @@
 The public API is listed once, in ``__all__``; the modules ``model.analytic``,
 ``model.validation``, ``model.charts``, ``model.report`` and ``model.conformance`` are public too.
 
-``model.calibrate`` and ``model.backtest`` are the functions (a scenario from a contact log, a run
-against a log); their packages are ``model.calibration`` and ``model.backtesting``.
+``model.calibrate``, ``model.backtest``, ``model.plan`` and ``model.compare`` are the functions (a
+scenario from a contact log, a run against a log, a staffing plan, two scenarios compared); their
+modules are ``model.calibration``, ``model.backtesting``, ``model.planning`` and ``model.comparison``.
+The what-if page is ``model.whatif.whatif`` (the package keeps the name, so it is not re-exported).
 """
 
 from .backtesting import Backtest, backtest
@@ -29,7 +31,6 @@ from .results import METRICS, SimulationResult, confidence_interval
 from .scenario import Scenario, ScenarioError, load_scenario, scenario_from_dict
 from .sim import simulate
 from .spec import mermaid, transition_table, write_diagram
-from .whatif import WhatIf, whatif
 
 __all__ = [
     "Backtest",
@@ -48,7 +49,6 @@ __all__ = [
     "SimulationResult",
     "SweepResult",
     "TuneResult",
-    "WhatIf",
     "SimTime",
     "TransferLifecycle",
     "TransferRules",
@@ -68,6 +68,5 @@ __all__ = [
     "tune",
     "transition_table",
     "transitions",
-    "whatif",
     "write_diagram",
 ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from ..results.figures import percent
+from ..results.figures import FIGURES, percent
 from .app import fail
 from .args import load_or_fail
 
@@ -131,10 +131,10 @@ ESTIMATE_WORDS = {
     "offered_erlangs": "offered load (erlangs)",
     "rho": "load per slot",
     "queue_model": "queue formula",
-    "queue_p_abandon": "queue abandonment",
+    "queue_p_abandon": FIGURES["queue_abandonment_rate"].label,
     "transfer_model": "transfer formula",
     "transfer_timeout_s": "transfer timeout (s)",
-    "transfer_p_abandon": "transfer abandonment",
+    "transfer_p_abandon": FIGURES["transfer_abandonment_rate"].label,
 }
 """The estimate's columns as ``transfer-sim estimate`` heads them: in words, as a planner reads them
 (the frame of :func:`model.estimate.estimate` keeps its short names for code)."""

@@ -102,7 +102,7 @@ def plan_cmd(
     header += "".join(f"  {heads[c][:34]:>34}" for c in cols)
     typer.echo(header)
     for _, r in table.iterrows():
-        line = (f"{r['interval']:<9}{str(r['group'])[:13]:<14}{int(r['agents']):>7}{r['agents on shift']:>9.1f}"
+        line = (f"{r['interval']:<9}{str(r['group'])[:13]:<14}{int(r['agents']):>7}{r['staffed_agents']:>9.1f}"
                 f"{_pct(r['agent_occupancy']):>11}")
         for c in cols:
             m, lo, hi = r[c], r[f"{c} ci_low"], r[f"{c} ci_high"]

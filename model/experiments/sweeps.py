@@ -104,7 +104,7 @@ def run_chunk(scenario: Scenario, seed: int, replications: Sequence[int]) -> lis
     rows: list[ReplicationRow] = []
     for i in replications:
         o = run_replication(scenario, seed, i, keep_events=False, timeline_step=None)
-        rows.extend(per_replication_rows(o.replication, o.by_service, o.by_target, o.occupancy))
+        rows.extend(per_replication_rows(o.replication, o.by_service, o.by_target, o.occupancy, o.staffed))
     return rows
 
 

@@ -32,11 +32,11 @@ def plan_chart(plan: Plan) -> Figure:
             alpha = [1.0 if p else 0.35 for p in t["planned"]]
             for xi, a, n in zip(x, alpha, t["agents"]):
                 ax.bar(xi, n, color=colour(0), alpha=a, width=0.8)
-            ax.step(x, t["agents on shift"], where="mid", color=MARK_COLOUR, lw=1.2,
+            ax.step(x, t["staffed_agents"], where="mid", color=MARK_COLOUR, lw=1.2,
                     label="agents on shift, named agents included")
             ax.bar([], [], color=colour(0), label="planned agents (pale: not planned)")
             ax.set_ylabel("agents")
-            ax.set_ylim(0, 1.45 * max(1.0, float(t["agents"].max()), float(t["agents on shift"].max())))
+            ax.set_ylim(0, 1.45 * max(1.0, float(t["agents"].max()), float(t["staffed_agents"].max())))
             ax.set_title(f"{g}: agents per interval")
             ax.legend(loc="upper left", frameon=False)
             ax2 = axes[2 * gi + 1]

@@ -135,7 +135,7 @@ def _html(plan: Plan, png: bytes) -> str:
     head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in cols)
     shown = plan.table.copy()
     shown["planned"] = shown["planned"].map({True: "yes", False: "no"})
-    shown.loc[shown["agents on shift"] == 0, "agent_occupancy"] = float("nan")  # no agents: no occupancy
+    shown.loc[shown["staffed_agents"] == 0, "agent_occupancy"] = float("nan")  # no agents: no occupancy
     def cell(r: Any, c: str) -> str:
         low = f"{c} ci_low"
         if low in shown.columns and r[c] == r[c] and c != "agent_occupancy":

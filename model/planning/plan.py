@@ -93,7 +93,7 @@ class Plan:
         settings: the recommended value of each varied path (empty without ``vary``).
         met: whether every target is met (else this is the closest attempt, and ``notes`` say why).
         table: per interval and planned group: ``agents`` (the group's anonymous agents in the
-            profile), ``agents on shift`` (named agents too, simulated), occupancy and each target's
+            profile), ``staffed_agents`` (agents on shift, named agents too, simulated), occupancy and each target's
             figure with its interval, and ``meets``.
         options: one row per setting tried: its cost, agent-hours, lost transfers, whether it meets.
         targets, hours, step, confidence, replications, seed, costs: what was asked.
@@ -290,7 +290,7 @@ def _table(option: Option, targets: Sequence[PlanTarget], groups: list[str], win
             row["agents"] = ev.cells[(g, label)] if planned else _anonymous_at(ev.scenario, g, label)
             row["named agents"] = round(named_on_shift(ev.scenario, g, label, step), 3)
             row["planned"] = planned
-            row["agents on shift"] = _iv(iv, label, "group", g, "staffed_agents")[0]
+            row["staffed_agents"] = _iv(iv, label, "group", g, "staffed_agents")[0]
             mean, lo, hi = _iv(iv, label, "group", g, "agent_occupancy")
             row.update({"agent_occupancy": mean, "agent_occupancy ci_low": lo, "agent_occupancy ci_high": hi})
             verdicts = []
