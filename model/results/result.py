@@ -264,6 +264,8 @@ KIND_MARKERS = (
     ("run.json", "the output of 'run --out'"),
     ("sweep.json", "a sweep store ('sweep --out')"),
     ("tune.json", "the output of 'tune --out'"),
+    ("plan.json", "a staffing plan ('plan --out')"),
+    ("whatif.csv", "a what-if page ('whatif --out')"),
     ("index.html", "a report"),
 )
 """Which file marks which kind of output folder (the first present wins)."""
