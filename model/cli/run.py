@@ -232,7 +232,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:g} h" if seconds % 3600 == 0 else f"{seconds / 60:g} min"
 
 
-def write_run(result: SimulationResult, out: Path, report: bool = False) -> Path | None:
+def write_run(result: SimulationResult, out: Path, report: bool = False, trace: bool = False) -> Path | None:
     """Write a run's output (and its report) as a whole: into a hidden temporary folder next to
     ``out``, then renamed into place (an earlier output there is swapped out). A crash or a full
     disk leaves the earlier ``out`` (or none) and, after SIGKILL only, a hidden ``.NAME.part-PID``
@@ -251,6 +251,10 @@ def write_run(result: SimulationResult, out: Path, report: bool = False) -> Path
             contacts, transfers = contacts_log(result)
             atomic_write(tmp / "contacts.csv", lambda p: contacts.to_csv(p, index=False))
             atomic_write(tmp / "contact_transfers.csv", lambda p: transfers.to_csv(p, index=False))
+        if trace:  # the event log as recorded traces, for 'conform --trace' (docs/conformance.md)
+            from ..conformance.sim_trace import write_traces
+
+            write_traces(result, tmp)
         index = None
         if report:
             from ..report import build_report
@@ -277,6 +281,8 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Write the event log (Parquet) and metrics (CSV) into "
                                        "this new folder, as a whole (docs/limits.md)."),
     keep_events: bool = typer.Option(True, "--keep-events/--no-events", help="Keep the event log (memory grows with it)."),
+    trace: bool = typer.Option(False, "--trace", help="With --out: also write the event log as a recorded trace "
+                               "(DIR/trace.jsonl) that 'conform --trace' checks against the model."),
     report: bool = typer.Option(False, "--report", help="Also write the HTML report (and its PNGs) into "
                                 "--out, or reports/<name>/ (data too) when --out is not given."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier run's output in --out, and run even "
@@ -296,6 +302,8 @@ def run_cmd(
     default_out = report and out is None
     if default_out:
         out = Path("reports") / sc.name
+    if trace and out is None:
+        fail("--trace writes the trace into the run's folder: give --out DIR")
     if out is not None:
         # the default report folder is this command's own: an earlier run there is replaced
         check_run_out(out, force or default_out)
@@ -311,7 +319,7 @@ def run_cmd(
     index = None
     if out is not None:
         try:
-            index = write_run(result, out, report)
+            index = write_run(result, out, report, trace)
         except OSError as err:
             for line in lines:  # the figures are never lost
                 typer.echo(line)
@@ -325,6 +333,12 @@ def run_cmd(
         logs = " contacts.csv, contact_transfers.csv," if result.events is not None else ""
         why = "" if result.events is not None else "; no contacts.csv: the event log was not kept"
         typer.echo(f"wrote {out}/ (events.parquet, transfers.parquet, metrics.csv,{extra}{logs} run.json){why}")
+    if trace and out is not None:
+        from ..conformance.sim_trace import trace_files
+
+        for name, services in trace_files(sc).items():
+            typer.echo(f"wrote {out / name} (the event log as a trace of {', '.join(services)}; "
+                       f"check it: transfer-sim conform --trace {out / name})")
     if index is not None:
         typer.echo(f"wrote {index}")
 

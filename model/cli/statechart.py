@@ -56,13 +56,32 @@ def conform_cmd(
                                   help="exec adapter: seconds to wait for each reply; a program that takes longer "
                                        "is stopped, that case fails, and it is started again for the next."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Every case, every failure, uncovered goals."),
+    trace: Optional[Path] = typer.Option(
+        None, "--trace", metavar="FILE", help="Check a recorded trace (JSON lines, e.g. from 'run --out DIR --trace') "
+                                            "against the model instead of driving an adapter."),
 ) -> None:
     """Check an implementation against the model with a generated conformance suite (docs/conformance.md)."""
     from ..conformance.command import ConformUsageError, conform
 
+    if trace is not None:
+        _conform_trace(trace, verbose, adapter is not None or suite is not None or write_suite is not None or random)
     try:
         code = conform(adapter, suite, write_suite, random, max_examples, 25, seed, out, timeout, verbose, typer.echo)
     except ConformUsageError as err:
         fail(str(err))
     else:
         raise typer.Exit(code)
+
+
+def _conform_trace(path: Path, verbose: bool, other_mode: bool) -> None:
+    """``conform --trace FILE``: exit 0 when every contact follows the model, 1 if not, 2 on a bad file."""
+    from ..conformance.trace import TraceError, conform_trace
+
+    if other_mode:
+        fail("--trace checks a recorded trace against the model; it takes no --adapter, --suite, --write-suite "
+             "or --random")
+    try:
+        code = conform_trace(path, verbose, typer.echo)
+    except TraceError as err:
+        fail(str(err))
+    raise typer.Exit(code)

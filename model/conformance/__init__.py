@@ -4,13 +4,15 @@
 * :mod:`.adapters`: the session API (create, send, advance, read, dispose), Python and exec;
 * :mod:`.runner`: replay a suite, report the first disagreeing step of each case;
 * :mod:`.random_mode`: Hypothesis stateful testing of model and implementation together;
-* :mod:`.pytest`: parametrize a team's own tests with the generated cases.
+* :mod:`.pytest`: parametrize a team's own tests with the generated cases;
+* :mod:`.trace`: check a recorded trace against the model; :mod:`.sim_trace`: the simulator's log as one.
 
 See docs/conformance.md.
 """
 
 from .adapters import Adapter, AdapterError, ExecAdapter, ModelAdapter, PythonAdapter, adapter_from_spec
 from .runner import CaseResult, StepFailure, SuiteResult, format_failure, run_case, run_suite
+from .sim_trace import write_traces
 from .suite import (
     DIMENSIONS,
     SCHEMA,
@@ -23,6 +25,7 @@ from .suite import (
     load_suite,
     suite_coverage,
 )
+from .trace import TraceError, TraceResult, check_trace
 
 __all__ = [
     "Adapter",
@@ -37,7 +40,10 @@ __all__ = [
     "StepFailure",
     "SuiteError",
     "SuiteResult",
+    "TraceError",
+    "TraceResult",
     "adapter_from_spec",
+    "check_trace",
     "default_suite",
     "dump_suite",
     "format_coverage",
@@ -47,4 +53,5 @@ __all__ = [
     "run_case",
     "run_suite",
     "suite_coverage",
+    "write_traces",
 ]
