@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from model.cli import app
 from model.conformance import ExecAdapter, adapter_from_spec, run_suite
 from model.conformance.adapters import GIVE_UP_AFTER, AdapterError
-from model.conformance.goals import CONFIGS, with_expectations
+from model.conformance.suite import CONFIGS, with_expectations
 from model.conformance.runner import ON_CREATE, format_failure
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -244,15 +244,15 @@ def _lines(source: str | Path | Iterable[str]) -> tuple[str, Iterable[str]]:
     path = Path(source)
 
     def read() -> Iterator[str]:
-        n = 0
         try:
-            with path.open(encoding="utf-8") as f:
-                for n, text in enumerate(f, start=1):  # noqa: B007 - n is read after the loop on an error
-                    yield text
+            with path.open("rb") as f:
+                for n, raw in enumerate(f, start=1):
+                    try:
+                        yield raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        raise TraceError(str(path), n, "", f"not UTF-8 text ({err.reason})") from None
         except OSError as err:
             raise TraceError(str(path), 0, "", f"cannot read: {err.strerror or err}") from None
-        except UnicodeDecodeError as err:
-            raise TraceError(str(path), n + 1, "", f"not UTF-8 text ({err.reason})") from None
 
     return str(path), read()
 
@@ -352,7 +352,8 @@ def format_trace_result(result: TraceResult, verbose: bool = False) -> list[str]
     failing = len(result.failures)
     lines = [f"trace {result.source}: {result.records} records of {result.contacts} contacts",
              f"  config: {json.dumps(result.config)}",
-             f"{result.contacts - failing} contacts follow the model, {failing} do not",
+             f"{result.contacts - failing} of {result.contacts} contacts follow the model"
+             + (f"; {failing} {'does' if failing == 1 else 'do'} not" if failing else ""),
              "coverage of the traced traffic:", format_coverage(result.coverage, details=verbose)]
     shown = result.failures if verbose else result.failures[:10]
     if shown:
