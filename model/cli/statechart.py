@@ -60,7 +60,8 @@ def conform_cmd(
         None, "--trace", metavar="FILE", help="Check a recorded trace (JSON lines, e.g. from 'run --out DIR --trace') "
                                             "against the model instead of driving an adapter."),
 ) -> None:
-    """Check an implementation against the model with a generated conformance suite (docs/conformance.md)."""
+    """Check an implementation against the model with a generated conformance suite, or check a
+    recorded trace with --trace (docs/conformance.md)."""
     from ..conformance.command import ConformUsageError, conform
 
     if trace is not None:
