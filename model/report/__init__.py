@@ -4,6 +4,7 @@
 * :mod:`.answers`: the answer of a sweep or a tuning: what to set, what it achieves, what it costs.
 * :mod:`.headline`: the answer of a run, and the evidence sentences.
 * :mod:`.tables`: the tables of figures, occupancy, the sweep and the tuning, in words.
+* :mod:`.services`: several services side by side (a column each, the one that waits longest, per interval).
 * :mod:`.glossary`: what each figure shown means, with this scenario's numbers.
 * :mod:`.failures`: failed sweep points, said first and marked in the charts and the table.
 * :mod:`.scenario_rows`: the scenario in words; :mod:`.words`: numbers and durations in words.

@@ -38,6 +38,7 @@ from .headline import headline, sweep_headline, timeout_path
 from .intervals import interval_view
 from .loading import ReportError, load_failures, load_results
 from .scenario_rows import scenario_rows, scenario_value
+from .services import longest_wait, service_names, services_chart, services_table
 from .tables import figures_table, occupancy_rows, sweep_table, tune_facts, tune_table
 from .words import FAILED, target_text
 
@@ -169,16 +170,21 @@ def build_report(
     per_interval = interval_view(result) if result is not None else None
     if result is not None:
         page.answer += headline(result, target, scopes)
+        waits = longest_wait(result)
+        page.answer += [waits] if waits else []
         if per_interval is not None:
             page.answer += per_interval["worst"][:1]
             per_interval["figures"] = []
             _interval_chart(page, result, per_interval)
+            _services_chart(page, result, per_interval)
         _run_charts(page, result)
     page.add("statechart", "The transfer lifecycle",
              "The states and events every simulated contact goes through (LIFECYCLE.md).",
              charts.statechart_chart, into=page.appendix)
 
     tables = [figures_table(result)] if result is not None else []
+    side = services_table(result) if result is not None else None
+    tables += [side] if side is not None else []
     occupancy = occupancy_rows(result) if result is not None else []
     shown += [n for t in tables for n in t["ids"]] + (["agent_occupancy"] if occupancy else [])
     shown += per_interval["names"] if per_interval is not None else []
@@ -289,6 +295,15 @@ def _interval_chart(page: _Page, result: SimulationResult, view: dict[str, Any])
              f"rota), and {queue} and {lost} with their 95 % bands (a contact counts in the interval it arrived in, "
              f"a transfer in the one it was requested in). Shaded: the worst interval for {queue}.",
              lambda: intervals_chart(result), into=view["figures"])
+
+
+def _services_chart(page: _Page, result: SimulationResult, view: dict[str, Any]) -> None:
+    if not service_names(result):
+        return
+    wait, level = figure("wait_mean").label, figure("service_level").label.split(" (")[0]
+    page.add("services", "Services side by side", f"Per interval of the clock, in run order: the {wait} and the "
+             f"{level} of each service, mean over the simulated runs with its 95 % band (a contact counts in the "
+             "interval it arrived in).", lambda: services_chart(result), into=view["figures"])
 
 
 def _run_charts(page: _Page, result: SimulationResult) -> None:
