@@ -24,6 +24,7 @@ from .loading import as_scenario, load_scenario
 from .schema import (
     Agent,
     Group,
+    GroupLevel,
     Scenario,
     Service,
     Simulation,
@@ -43,6 +44,7 @@ __all__ = [
     "Exponential",
     "Gamma",
     "Group",
+    "GroupLevel",
     "Lognormal",
     "Problem",
     "Scenario",

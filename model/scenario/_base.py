@@ -14,7 +14,7 @@ import math
 import numbers
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 
 from .errors import allowed_list
@@ -40,6 +40,19 @@ def _finite_number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError("finite_number", "Input should be a finite number")
     return value
+
+
+def _check_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("a name must not be empty")
+    if any(c in value for c in ".:[]"):
+        raise ValueError("a name must not contain '.', ':', '[' or ']'")
+    return value
+
+
+#: a group, service or agent name: non-empty, without '.', ':', '[' or ']' (they delimit paths and targets)
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 #: an integer (never a boolean, float or string) within TOML's 64-bit range

@@ -175,6 +175,7 @@ _TYPE_MESSAGES = {
     "float_type": "must be a number (such as 0.5 or 3; not a boolean or a string)",
     "finite_number": "must be a finite number (not nan or inf)",
     "string_type": "must be a string",
+    "dict_type": "must be a table (key = value pairs)",
 }
 
 

@@ -6,18 +6,14 @@ reports share. Cross-references (groups, agents, transfer targets) are checked h
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     Discriminator,
     Field,
     PrivateAttr,
-    Strict,
     Tag,
     ValidationError,
     ValidationInfo,
@@ -27,28 +23,19 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ..lifecycle import AGENT_PREFIX, OnTransferTimeout, agent_target
-from ._base import Int, LaxList, Real, StrictModel
+from ._base import INT64_MAX, Int, LaxList, Name, Real, StrictModel
+from .agents import Agent, GroupLevel
 from .arrivals import Arrivals
+from .changes import apply_change
 from .distributions import AnyDistribution
 from .durations import Clock, Duration, NonNegativeDuration, parse_clock
 from .errors import Problem, ScenarioError, allowed_list, from_validation_error, refuse
 from .graph import endless_transfers
-from .staffing import Shifts, StaffingProfile, check_shifts
+from .staffing import Shifts, StaffingProfile
 
-__all__ = ["Simulation", "Service", "Group", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
-
-
-def _check_name(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("a name must not be empty")
-    if any(c in value for c in ".:[]"):
-        raise ValueError("a name must not contain '.', ':', '[' or ']'")
-    return value
+__all__ = ["Simulation", "Service", "Group", "GroupLevel", "TransferRule", "Agent", "Scenario", "scenario_from_dict"]
 
 
-#: a group, service or agent name: non-empty, without '.', ':', '[' or ']' (they delimit paths and targets)
-Name = Annotated[str, AfterValidator(_check_name)]
 Probability = Annotated[Real, Field(ge=0, le=1)]
 
 
@@ -102,6 +89,18 @@ class Service(StrictModel):
     on_transfer_timeout: OnTransferTimeout = "abandon"
     #: x of ``service_level(x)``: the share of arrivals assigned within x seconds of arriving
     service_level_threshold: NonNegativeDuration = 20.0
+    #: within a group's waiting work, higher is served first (any integer; docs/simulation.md, priorities)
+    priority: Annotated[Int, Field(ge=-INT64_MAX - 1)] = 0
+    #: seconds of waiting worth one priority level (none: no aging)
+    priority_aging: NonNegativeDuration | None = None
+
+    @field_validator("priority_aging")
+    @classmethod
+    def _aging_is_positive(cls, aging: float | None) -> float | None:
+        if aging == 0:
+            raise refuse("0 s of waiting worth a level has no meaning (every wait would be worth every level)",
+                         "a duration > 0 (seconds of waiting worth one priority level); leave it out for no aging")
+        return aging
 
 
 def _count_or_profile(value: Any) -> str:
@@ -120,12 +119,19 @@ class Group(StrictModel):
     ] = 0
     max_concurrent: Int = Field(default=1, ge=1)
     handle_time: AnyDistribution
-    routing: Literal["longest_idle", "least_busy", "round_robin", "random"] = "longest_idle"
+    routing: Literal["longest_idle", "least_busy", "round_robin", "random", "highest_skill"] = "longest_idle"
     offer_mode: Literal["sequential", "broadcast"] = "sequential"
     accept_delay: AnyDistribution | None = None
     reject_probability: Probability = 0.0
     offer_timeout: Duration | None = None
     transfers: LaxList[TransferRule] = Field(default_factory=list)
+    #: service -> the handle time of this group's agents for contacts of that service (else ``handle_time``)
+    handle_time_by_service: dict[str, AnyDistribution] | None = None
+
+    def handle_time_of(self, service: str) -> AnyDistribution:
+        """The handle time of this group's agents for a contact of ``service``."""
+        by = self.handle_time_by_service
+        return by[service] if by and service in by else self.handle_time
 
     @property
     def agent_count(self) -> int:
@@ -141,23 +147,6 @@ class Group(StrictModel):
         if isinstance(self.agents, StaffingProfile):
             return self.agents.shifts_of(i)
         return Shifts.from_clock(None)
-
-
-class Agent(StrictModel):
-    """A named agent, possibly in several groups, and targetable as ``"agent:NAME"``."""
-
-    name: Name
-    groups: LaxList[str] = Field(min_length=1)
-    max_concurrent: Int = Field(default=1, ge=1)
-    #: clock windows ``[start, end)`` on shift (an end before its start crosses midnight); none: all day
-    shifts: LaxList[Annotated[tuple[Clock, Clock], Strict(False)]] | None = None
-
-    @field_validator("shifts")
-    @classmethod
-    def _check_shifts(cls, shifts: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
-        if shifts is not None:
-            check_shifts(shifts)
-        return shifts
 
 
 def _duplicates(kind: str, table: str, names: list[str]) -> list[Problem]:
@@ -210,6 +199,7 @@ class Scenario(StrictModel):
         known_groups = allowed_list(groups)
         named = [a.name for a in self.agents]
         counts = {g.name: g.agent_count for g in self.groups}
+        services = [s.name for s in self.services]
 
         for s in self.services:
             if s.entry_group not in group_set:
@@ -257,6 +247,10 @@ class Scenario(StrictModel):
                     Problem(f"groups.{g.name}.transfers",
                             "transfer probabilities sum to more than 1", round(total, 12), "a sum <= 1")
                 )
+            for svc in g.handle_time_by_service or {}:
+                if svc not in services:
+                    problems.append(Problem(f"groups.{g.name}.handle_time_by_service.{svc}", "unknown service", svc,
+                                            allowed_list(services)))
             members = g.agent_count + sum(1 for a in self.agents if g.name in a.groups)
             if members == 0:
                 problems.append(
@@ -315,6 +309,19 @@ class Scenario(StrictModel):
             out[a.name] = (a.max_concurrent, tuple(a.groups))
         return out
 
+    def skill_levels(self, group: str) -> dict[str, int]:
+        """Every agent of ``group`` -> its skill level there (anonymous agents: 1)."""
+        g = self.group(group)
+        out = dict.fromkeys(g.anonymous_agents(), 1)
+        out.update({a.name: a.level_in(group) for a in self.agents if group in a.groups})
+        return out
+
+    @property
+    def has_priorities(self) -> bool:
+        """Whether waiting work is ordered by priority: services differ in ``priority`` or one ages."""
+        return len({s.priority for s in self.services}) > 1 or any(
+            s.priority_aging is not None for s in self.services)
+
     def shifts(self) -> dict[str, Shifts]:
         """Every agent -> when it is on shift (anonymous agents from their group's profile)."""
         out: dict[str, Shifts] = {}
@@ -357,65 +364,8 @@ class Scenario(StrictModel):
         """
         data = self.to_dict()
         for path, value in changes.items():
-            _apply(data, self, path, value, self._source)
+            apply_change(data, self, path, value, self._source)
         return scenario_from_dict(data, source=self._source)
-
-
-def _apply(data: dict[str, Any], scenario: Scenario, path: str, value: Any, source: str | None) -> None:
-    """Set ``value`` at dotted ``path`` in ``data`` (the dump of ``scenario``), checking each step."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="python", exclude_none=True)
-    parts = path.split(".")
-    node_data: Any = data
-    node_obj: Any = scenario
-    for depth, part in enumerate(parts):
-        here = ".".join(parts[: depth + 1])
-        last = depth == len(parts) - 1
-        key: Any
-        if isinstance(node_obj, BaseModel):
-            fields = list(type(node_obj).model_fields)
-            if part not in fields:
-                raise ScenarioError([Problem(here, "no such field", part, allowed_list(fields))], source)
-            key = part
-            child = getattr(node_obj, part)
-        elif isinstance(node_obj, (list, tuple)):
-            names = [getattr(x, "name", None) for x in node_obj]
-            if node_obj and all(isinstance(n, str) for n in names):
-                if part not in names:
-                    raise ScenarioError(
-                        [Problem(here, "no item with this name", part, allowed_list(names))], source
-                    )
-                key = names.index(part)
-            else:
-                indices = allowed_list([str(i) for i in range(len(node_obj))])
-                if not (part.isdigit() and int(part) < len(node_obj)):
-                    raise ScenarioError(
-                        [Problem(here, "no such index", part, indices)],
-                        source,
-                    )
-                key = int(part)
-            child = node_obj[key]
-        else:
-            prev = ".".join(parts[:depth])
-            raise ScenarioError(
-                [Problem(here, f"{prev} is a plain value ({node_obj!r}); set it as a whole", part,
-                         repr(prev))],
-                source,
-            )
-        if last:
-            node_data[key] = copy.deepcopy(value)
-            return
-        if child is None:
-            raise ScenarioError(
-                [Problem(here, "is not set; set the whole value instead of a part of it", None, repr(here))],
-                source,
-            )
-        if isinstance(node_data, dict) and key not in node_data:
-            node_data[key] = {}
-        if isinstance(node_data[key], tuple):
-            node_data[key] = list(node_data[key])
-        node_data = node_data[key]
-        node_obj = child
 
 
 def scenario_from_dict(

@@ -8,8 +8,9 @@ schedules each at its deadline with SimPy's ``URGENT`` priority, so that a timer
 instant fires before any event sent at that instant (the lifecycle's tie rule).
 
 Around that core, one module per concern: :mod:`.agents` (slots, free agents, occupancy),
-:mod:`.routing` (which free agent gets a contact), :mod:`.arrivals` (when the next customer
-comes), :mod:`.streams` (one random stream per purpose), :mod:`model.results.records` (the rows
+:mod:`.routing` (which free agent gets a contact), :mod:`.waiting` (which waiting contact a
+freed slot takes when services have priorities), :mod:`.arrivals` (when the next customer comes),
+:mod:`.streams` (one random stream per purpose), :mod:`model.results.records` (the rows
 recorded). What is counted is counted in one place, :meth:`Replication._send`, from the event
 taken and the state it reached (:data:`COUNTED`).
 
@@ -24,7 +25,7 @@ work skips, and closes at that time, the contacts whose exit time has passed. No
 depends on a queued contact, so this is exactly what an eager timer would do, at no cost per
 contact.
 
-Why one module of about 550 lines: :class:`Replication`'s callbacks are one contact's flow
+Why one module of about 650 lines: :class:`Replication`'s callbacks are one contact's flow
 (arrival, conversation, transfer request, offers, decisions, timer, an agent looking for work),
 calling one another over the replication's shared state; everything around that flow lives in
 its own module already, and splitting the flow itself would only scatter it.
@@ -59,6 +60,7 @@ from .arrivals import gap_sampler
 from .intervals import Intervals
 from .routing import Policy, make_policy
 from .streams import stream, uniform_sampler
+from .waiting import PriorityWork
 
 if TYPE_CHECKING:
     from ..scenario import Scenario, Service, TransferRule
@@ -186,12 +188,22 @@ class Replication:
         def rng(purpose: str, name: str) -> Any:
             return stream(seed, replication, purpose, name)
 
-        self.handle = {g.name: _sampler(g.handle_time, rng("handle_time", g.name)) for g in scenario.groups}
+        # handle time by group and then by the contact's service: one sampler (stream) per group, and
+        # one of its own for each service of ``handle_time_by_service``
+        self.handle: dict[str, dict[str, Callable[[], float]]] = {}
+        for g in scenario.groups:
+            default = _sampler(g.handle_time, rng("handle_time", g.name))
+            by = g.handle_time_by_service or {}
+            self.handle[g.name] = {
+                s.name: _sampler(by[s.name], rng("handle_time", f"{g.name}:{s.name}")) if s.name in by else default
+                for s in scenario.services
+            }
         self.accept_delay = {g.name: _sampler(g.accept_delay, rng("accept_delay", g.name)) for g in scenario.groups}
         self.u_reject = {g.name: uniform_sampler(rng("reject", g.name)) for g in scenario.groups}
         self.u_choice = {g.name: uniform_sampler(rng("transfer_choice", g.name)) for g in scenario.groups}
         self.routing: dict[str, Policy] = {
-            g.name: make_policy(g.routing, self.members[g.name], uniform_sampler(rng("routing", g.name)))
+            g.name: make_policy(g.routing, self.members[g.name], uniform_sampler(rng("routing", g.name)),
+                                scenario.skill_levels(g.name) if g.routing == "highest_skill" else None)
             for g in scenario.groups
         }
         self.patience = {s.name: _sampler(s.patience, rng("patience", s.name)) for s in scenario.services}
@@ -220,6 +232,13 @@ class Replication:
         self.transfer_first = TRANSFER.rule
         # the group whose rules and handle time apply to a contact joined through a target
         self.target_group = {t: (t if t in self.groups else self.members[t][0].groups[0]) for t in self.members}
+        if scenario.has_priorities:  # waiting work by priority (.waiting); else first come, first served
+            self.work = PriorityWork(scenario.services, self.groups, self.members, self._route, self._assign,
+                                     self._leave_queue)
+            self.queue = self.work.queues  # type: ignore[assignment]
+            self._dispatch = self.work.dispatch  # type: ignore[method-assign]
+            self._wait = self.work.wait  # type: ignore[method-assign]
+            self._stop_waiting = self.work.stop_waiting  # type: ignore[method-assign]
 
     # -- the lifecycle, the records and the counts ------------------------------------------
     def _at(self, delay: float, fn: Callable[[Any], None], value: Any, priority: int = NORMAL) -> None:
@@ -335,7 +354,7 @@ class Replication:
         self._send(c, "assign", now, agent=a.name, group=group)
         self.pool.hold(a, now)
         c.group = group
-        self._at(self.handle[group](), self._on_conversation_end, (c, a))
+        self._at(self.handle[group][c.service](), self._on_conversation_end, (c, a))
 
     def _on_conversation_end(self, ev: Any) -> None:
         c, a = ev._value
@@ -451,7 +470,7 @@ class Replication:
             self._send(c, "accept", now, agent=a.name, group=group)
             self._end_transfer(c, "accepted", now)
             c.group = group
-            self._at(self.handle[group](), self._on_conversation_end, (c, a))
+            self._at(self.handle[group][c.service](), self._on_conversation_end, (c, a))
             for o in others:
                 self._dispatch(o, now)
             return
@@ -478,7 +497,7 @@ class Replication:
             self.pool.hold(a, now)  # may exceed max_concurrent: the requester must take it back
             c.returned = True
             self._end_transfer(c, "returned", now)
-            self._at(self.handle[c.transfer_group](), self._on_conversation_end, (c, a))
+            self._at(self.handle[c.transfer_group][c.service](), self._on_conversation_end, (c, a))
         for h in holders:
             self._dispatch(h, now)
 

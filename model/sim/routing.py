@@ -8,7 +8,7 @@ state (and, for ``random``, its own stream).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -64,14 +64,29 @@ class Random:
         return list(candidates)[int(self.uniform() * len(candidates))]
 
 
-Policy = LongestIdle | LeastBusy | RoundRobin | Random
+class HighestSkill:
+    """The highest skill level in the group (a named agent's ``groups`` entry; 1 otherwise); ties:
+    the longest idle of those (``max`` keeps the first of equal keys)."""
 
-POLICIES: tuple[str, ...] = ("longest_idle", "least_busy", "round_robin", "random")
+    def __init__(self, levels: Mapping[AgentState, int]) -> None:
+        self.level = levels.__getitem__
+
+    def pick(self, candidates: Collection[AgentState]) -> AgentState:
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        return max(candidates, key=self.level)
+
+
+Policy = LongestIdle | LeastBusy | RoundRobin | Random | HighestSkill
+
+POLICIES: tuple[str, ...] = ("longest_idle", "least_busy", "round_robin", "random", "highest_skill")
 """The values of a group's ``routing``."""
 
 
-def make_policy(name: str, members: Sequence[AgentState], uniform: Callable[[], float]) -> Policy:
-    """The policy ``name`` for a group of ``members``; ``uniform`` is the group's routing stream."""
+def make_policy(name: str, members: Sequence[AgentState], uniform: Callable[[], float],
+                levels: Mapping[str, int] | None = None) -> Policy:
+    """The policy ``name`` for a group of ``members``; ``uniform`` is the group's routing stream,
+    ``levels`` each member's skill level in the group (for ``highest_skill``; 1 when left out)."""
     if name == "longest_idle":
         return LongestIdle()
     if name == "least_busy":
@@ -80,4 +95,6 @@ def make_policy(name: str, members: Sequence[AgentState], uniform: Callable[[], 
         return RoundRobin(members)
     if name == "random":
         return Random(uniform)
+    if name == "highest_skill":
+        return HighestSkill({a: (levels or {}).get(a.name, 1) for a in members})
     raise ValueError(f"unknown routing policy {name!r}; allowed: {', '.join(POLICIES)}")
