@@ -234,10 +234,11 @@ def test_mmn_d_probabilities_are_bounded_and_abandon_decreases_with_n(n, load_fa
 
 def test_every_formula_is_importable_from_model_analytic_and_from_its_family():
     import model.analytic as analytic
-    from model.analytic import erlang, general_patience
+    from model.analytic import erlang, general_patience, priority
 
-    assert sorted(analytic.__all__) == sorted(erlang.__all__ + general_patience.__all__)
-    for name in erlang.__all__:
-        assert getattr(analytic, name) is getattr(erlang, name)
-    for name in general_patience.__all__:
-        assert getattr(analytic, name) is getattr(general_patience, name)
+    families = (erlang, general_patience, priority)
+    assert sorted(analytic.__all__) == sorted(name for family in families for name in family.__all__)
+    for family in families:
+        for name in family.__all__:
+            assert getattr(analytic, name) is getattr(family, name)
+    assert {"priority_waits", "cobham_waits", "PriorityWaits"} <= set(analytic.__all__)

@@ -3,10 +3,12 @@
 Models: Erlang B (M/M/n/n), Erlang C (M/M/n), Erlang A (M/M/n+M, exponential
 patience), the general M/M/n+G queue (Baccelli & Hebuterne 1981; Zeltyn &
 Mandelbaum 2005), and its specialisations for a transfer timeout: M/M/n+D
-(deterministic patience) and M/M/n+min(D, Exp).
+(deterministic patience) and M/M/n+min(D, Exp); non-preemptive priority M/M/n with equal service
+rates (Cobham's mean waits per class, Davis's wait distribution).
 
 One module per family: :mod:`.erlang` (Erlang B, C, A, the birth-death oracle, staffing) and
-:mod:`.general_patience` (M/M/n+G and its timeout cases); every name is imported from here.
+:mod:`.general_patience` (M/M/n+G and its timeout cases), :mod:`.priority` (classes served by priority);
+every name is imported from here.
 
 Units: every rate (``lam`` arrivals, ``mu`` service completions per agent,
 ``theta`` abandonments per waiting customer) is "per unit time" in one
@@ -45,10 +47,13 @@ from .erlang import (
     staffing_erlang_a,
 )
 from .general_patience import MMNGResult, mmn_d, mmn_d_exp, mmng
+from .priority import PriorityWaits, cobham_waits, priority_waits
 
 __all__ = [
     "ErlangAResult",
     "MMNGResult",
+    "PriorityWaits",
+    "cobham_waits",
     "erlang_a",
     "erlang_b",
     "erlang_c",
@@ -58,5 +63,6 @@ __all__ = [
     "mmn_d",
     "mmn_d_exp",
     "mmng",
+    "priority_waits",
     "staffing_erlang_a",
 ]
