@@ -98,8 +98,39 @@ def backtest_chart(bt: Backtest, scope: str = "overall", key: str = "all") -> Fi
     return fig
 
 
-def backtest_html(bt: Backtest, png: str | os.PathLike[str] | None, title: str = "Backtest") -> str:
-    """A self-contained page: the chart (embedded), the summary, the notes and the table."""
+def _embedded(png: str | os.PathLike[str] | None, alt: str) -> list[str]:
+    if png is None or not Path(png).exists():
+        return []
+    data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
+    return [f"<img alt='{html.escape(alt)}' style='max-width:100%' src='data:image/png;base64,{data}'>"]
+
+
+def _service_table(bt: Backtest) -> list[str]:
+    """Per interval and figure, each service's observed / simulated (outside marked), as HTML rows."""
+    from .services import per_service, service_keys
+
+    keys = service_keys(bt)
+    if not keys:
+        return []
+    esc = html.escape
+    parts = ["<h2>Per interval and service (observed / simulated)</h2><table><tr><th>interval</th><th>figure</th>"
+             + "".join(f"<th>{esc(k)}</th>" for k in keys) + "</tr>"]
+    for metric in dict.fromkeys(bt.table.loc[bt.table["scope"] == "service", "metric"]):
+        for interval, r in per_service(bt, metric).iterrows():
+            cells = []
+            for k in keys:
+                o, s, out = (r.get((k, c)) for c in ("observed", "simulated", "outside"))
+                mark = " class='out'" if isinstance(out, (bool, np.bool_)) and out else ""
+                cells.append(f"<td{mark}>{value_text(metric, o)} / {value_text(metric, s)}</td>")
+            parts.append(f"<tr><td>{esc(str(interval))}</td><td>{esc(_short(metric))}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    return parts
+
+
+def backtest_html(bt: Backtest, png: str | os.PathLike[str] | None, title: str = "Backtest",
+                  services_png: str | os.PathLike[str] | None = None) -> str:
+    """A self-contained page: the chart (embedded), the summary, the notes and the table; with
+    several services, their chart (``services_png``) and a table of each service per interval."""
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -109,9 +140,8 @@ def backtest_html(bt: Backtest, png: str | os.PathLike[str] | None, title: str =
              f"<p>Every {_every(bt.interval)} of the clock over {bt.days} day(s) of the log. An interval is "
              "<em>outside</em> when the observed value falls outside the prediction interval (the simulation's "
              "replication spread scaled to the log's days; docs/backtest.md).</p>"]
-    if png is not None and Path(png).exists():
-        data = base64.b64encode(Path(png).read_bytes()).decode("ascii")
-        parts.append(f"<img alt='observed vs simulated per interval' style='max-width:100%' src='data:image/png;base64,{data}'>")
+    parts += _embedded(png, "observed vs simulated per interval")
+    parts += _embedded(services_png, "observed vs simulated per interval and service")
     parts.append("<h2>Summary</h2><ul>")
     parts += [f"<li>{esc(line.strip())}</li>" for line in summary_lines(bt)]
     parts.append("</ul>")
@@ -127,5 +157,7 @@ def backtest_html(bt: Backtest, png: str | os.PathLike[str] | None, title: str =
                      f"<td>{value_text(r.metric, r.simulated)} ({value_text(r.metric, r.ci_low)} - "
                      f"{value_text(r.metric, r.ci_high)})</td><td>{value_text(r.metric, r.pi_low)} - "
                      f"{value_text(r.metric, r.pi_high)}</td><td>{esc(err)}</td>{mark}</tr>")
-    parts.append("</table><p>Every scope (services, transfer targets) is in backtest.csv.</p></body></html>")
+    parts.append("</table>")
+    parts += _service_table(bt)
+    parts.append("<p>Every scope (services, transfer targets) is in backtest.csv.</p></body></html>")
     return "\n".join(parts)

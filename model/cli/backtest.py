@@ -20,9 +20,10 @@ _MARK = "*"
 
 def backtest_lines(bt: Backtest) -> list[str]:
     """What ``backtest`` prints: per figure (all contacts), a line per interval with observed,
-    simulated (95 % CI), the prediction interval and ``*`` when outside it; then the summary and
-    the notes."""
+    simulated (95 % CI), the prediction interval and ``*`` when outside it; with several services,
+    the same per service side by side; then the summary and the notes."""
     from ..backtesting.chart import _every, _short, summary_lines, value_text
+    from ..backtesting.services import service_lines
 
     t = bt.table[bt.table["scope"] == "overall"]
     lines = [f"backtest every {_every(bt.interval)} of the clock, {bt.days} day(s) of the log; "
@@ -35,6 +36,7 @@ def backtest_lines(bt: Backtest) -> list[str]:
             sim = f"{value_text(metric, r.simulated)} ({value_text(metric, r.ci_low)} - {value_text(metric, r.ci_high)})"
             pi = f"{value_text(metric, r.pi_low)} - {value_text(metric, r.pi_high)}"
             lines.append(f"  {r.interval:<9}{value_text(metric, r.observed):>10}  {sim:<28}{pi:<22}{_MARK if r.outside else ''}".rstrip())
+    lines += service_lines(bt)
     lines.append("summary (error = simulated - observed; rates in percentage points)")
     lines += summary_lines(bt)
     lines += [f"note: {n}" for n in bt.notes]
@@ -53,7 +55,7 @@ def backtest_cmd(
                                        "backtest.png and backtest.html (default: RUN_DIR/backtest/)."),
 ) -> None:
     """Compare a contact log (observed) with a run (simulated) per interval of the clock."""
-    from ..backtesting import BacktestError, backtest, backtest_chart, backtest_html
+    from ..backtesting import BacktestError, backtest, backtest_chart, backtest_html, service_keys, services_chart
     from ..charts.style import save_png
     from ..logs import LogError, read_log
     from ..results import SimulationResult
@@ -90,8 +92,16 @@ def backtest_cmd(
         if len(bt.table):
             fig = backtest_chart(bt)
             atomic_write(png, lambda p: save_png(fig, p))
-        page = backtest_html(bt, png if png.exists() else None, title=f"Backtest of {run_dir.name}")
+        by_service = folder / "backtest_services.png"
+        if service_keys(bt):
+            fig_s = services_chart(bt)
+            atomic_write(by_service, lambda p: save_png(fig_s, p))
+        elif by_service.exists():  # an earlier backtest's, of other services
+            by_service.unlink()
+        page = backtest_html(bt, png if png.exists() else None, title=f"Backtest of {run_dir.name}",
+                             services_png=by_service if service_keys(bt) else None)
         atomic_write(folder / "backtest.html", lambda p: Path(p).write_text(page, encoding="utf-8"))
     except OSError as err:
         fail(oserror_text(err, final=folder), code=1)
-    typer.echo(f"wrote {folder}/ (backtest.csv, backtest_summary.csv, backtest.png, backtest.html)")
+    extra = ", backtest_services.png" if service_keys(bt) else ""
+    typer.echo(f"wrote {folder}/ (backtest.csv, backtest_summary.csv, backtest.png{extra}, backtest.html)")
