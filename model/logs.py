@@ -20,6 +20,8 @@ midnight of the log's first day:
 ``clock``      ``arrived`` as seconds after that day's midnight
 ``wait``       time in the queue: ``answered - arrived``, or ``ended - arrived`` if never answered
 ``served``     whether an agent answered
+``priority``   only when the log has that column: the contact's priority (an integer, higher
+               served first; missing where the row has none)
 =============  ==========================================================================
 
 Transfers (optional, :attr:`ContactLog.transfers`): ``contact_id, requested, joined, target,
@@ -44,7 +46,7 @@ if TYPE_CHECKING:
     from .results import SimulationResult
 
 __all__ = [
-    "LOG_COLUMNS", "REQUIRED_COLUMNS", "TRANSFER_COLUMNS", "TRANSFER_OUTCOMES", "CLOCK_SKEW", "DAY",
+    "LOG_COLUMNS", "OPTIONAL_COLUMNS", "REQUIRED_COLUMNS", "TRANSFER_COLUMNS", "TRANSFER_OUTCOMES", "CLOCK_SKEW", "DAY",
     "LogError", "Cleaning", "ContactLog", "read_log", "clean_log", "parse_columns", "contacts_log",
 ]
 
@@ -52,6 +54,9 @@ DAY = 86400.0
 REQUIRED_COLUMNS: tuple[str, ...] = ("arrived", "answered", "ended")
 LOG_COLUMNS: tuple[str, ...] = ("contact_id", "service", "group", "agent", "arrived", "answered", "ended")
 """The columns of the contact-log format, in the order :func:`contacts_log` writes them."""
+OPTIONAL_COLUMNS: tuple[str, ...] = ("priority",)
+"""Columns read when present and written by :func:`contacts_log` only when they say something (a
+scenario whose services differ in priority)."""
 TRANSFER_COLUMNS: tuple[str, ...] = ("contact_id", "requested", "joined", "target", "outcome", "agent")
 """The transfers table's columns; ``joined`` and ``agent`` (who joined) are optional."""
 TRANSFER_OUTCOMES: tuple[str, ...] = ("accepted", "expired", "customer_left")
@@ -122,7 +127,7 @@ def parse_columns(spec: str | Mapping[str, str] | None) -> dict[str, str]:
             if not sep or not name.strip() or not theirs.strip():
                 raise LogError(f"--columns: {part.strip()!r} is not NAME=COLUMN; e.g. arrived=q_start,answered=ser_start")
             pairs.append((name.strip(), theirs.strip()))
-    allowed = (*LOG_COLUMNS, *(c for c in TRANSFER_COLUMNS if c not in LOG_COLUMNS))
+    allowed = (*LOG_COLUMNS, *OPTIONAL_COLUMNS, *(c for c in TRANSFER_COLUMNS if c not in LOG_COLUMNS))
     for name, _ in pairs:
         if name not in allowed:
             raise LogError(f"--columns: unknown column {name!r}; allowed: {', '.join(allowed)}")
@@ -186,6 +191,8 @@ def clean_log(raw: pd.DataFrame, *, columns: Mapping[str, str] | None = None, tr
         df[c] = raw[c].astype("string").str.strip().replace("", pd.NA) if c in raw else pd.Series(pd.NA, index=raw.index, dtype="string")
     for c in REQUIRED_COLUMNS:
         df[c] = times[c]
+    if "priority" in raw:
+        df["priority"] = _priorities(raw["priority"], cleaning, where)
 
     bad_arrived = df["arrived"].isna() | ~np.isfinite(df["arrived"].fillna(0.0))
     cleaning.note("no arrival time", bad_arrived.sum(), "dropped")
@@ -225,6 +232,20 @@ def clean_log(raw: pd.DataFrame, *, columns: Mapping[str, str] | None = None, tr
     df["wait"] = np.where(df["served"], df["answered"] - df["arrived"], df["ended"] - df["arrived"])
     tr = None if transfers is None else _clean_transfers(transfers, df, columns or {}, start, cleaning, where)
     return ContactLog(df, tr, cleaning, source, start)
+
+
+def _priorities(raw: pd.Series, cleaning: Cleaning, where: str) -> pd.Series:
+    """The priority column as nullable integers. A few cells that are not whole numbers are counted
+    and left missing; a column that is mostly something else (``high``, ``1.5``) is a :class:`LogError`."""
+    filled = raw.notna() & (raw.astype("string").str.strip() != "")
+    number = pd.to_numeric(raw.where(filled), errors="coerce")
+    whole = number.notna() & np.isfinite(number.fillna(0.0)) & (number.fillna(0.0) % 1 == 0)
+    bad = filled & ~whole
+    if filled.any() and whole.sum() < 0.9 * filled.sum():
+        raise LogError(f"{where}: column 'priority' holds values that are not whole numbers "
+                       f"(e.g. {raw[bad].iloc[0]!r}); allowed: integers, higher served first (0, 1, 2, ...)")
+    cleaning.note("priority not a whole number", bad.sum(), "kept; its priority unknown")
+    return number.where(whole).astype("Int64")
 
 
 def _clean_transfers(raw: pd.DataFrame, contacts: pd.DataFrame, columns: Mapping[str, str],
@@ -279,7 +300,8 @@ def contacts_log(result: SimulationResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     Replication ``r`` becomes day ``r x days per run``: times are clock seconds
     (``simulation.start`` + simulated time) on that day; ``contact_id`` is ``"<replication>-<contact>"``.
     Only contacts arriving after the warm-up are written, and only those that ended or were
-    answered before the horizon.
+    answered before the horizon. A ``priority`` column (each contact's service's) is added when the
+    scenario's services differ in priority.
     """
     ev = result.events
     if ev is None:
@@ -308,7 +330,10 @@ def contacts_log(result: SimulationResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     out["ended"] = final["t"].reindex(out.index)
     out = out[out["ended"].notna() | out["answered"].notna()].reset_index()
     out.insert(0, "contact_id", out["replication"].astype(str) + "-" + out["contact"].astype(str))
+    levels = {str(s.name): int(getattr(s, "priority", 0)) for s in getattr(sc, "services", [])}
     contacts = out[list(LOG_COLUMNS)]
+    if len(set(levels.values())) > 1:
+        contacts = contacts.assign(priority=out["service"].map(levels).astype("Int64"))
     tr = result.transfers
     transfers = pd.DataFrame(columns=list(TRANSFER_COLUMNS))
     if tr is not None and len(tr):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .staffing import IDLE_GAP
-from .writer import Writer
+from .types import type_key
+from .writer import Writer, toml_value
 
 if TYPE_CHECKING:
     from .scenario import Calibration
@@ -75,6 +76,8 @@ def write_scenario(cal: Calibration, *, name: str | None, entry: dict[str, str],
         w.key("entry_group", entry[service], "the group most of its contacts queued for or were answered in")
         if service in timeouts:
             w.key("transfer_timeout", timeouts[service][0], timeouts[service][1])
+        if service in cal.priorities:
+            w.key("priority", *cal.priorities[service])
         rows = cal.arrivals[cal.arrivals["service"] == service]
         w.comment(f"arrivals: Poisson, contacts per hour in each {length} interval, averaged over the days covering "
                   f"it ({int(rows['contacts'].sum()):,} contacts)")
@@ -120,6 +123,10 @@ def write_scenario(cal: Calibration, *, name: str | None, entry: dict[str, str],
             w.key("max_concurrent", 1, "no agent named in its legs: 1 assumed")
         fit = cal.fits[f"handle_time {g}"]
         w.distribution("handle_time", fit.written, f"legs answered/joined -> transfer requested/ended; {fit.note}")
+        for service in cal.by_type.get(g, []):
+            mine = cal.fits[type_key(g, service)]
+            w.distribution(f"handle_time_by_service.{_bare(service)}", mine.written,
+                           f"the legs of {service} contacts in {g}; {mine.note}")
         mine = cal.transfers[cal.transfers["group"] == g]
         rules = []
         for r in mine.itertuples(index=False):
@@ -144,6 +151,11 @@ def write_scenario(cal: Calibration, *, name: str | None, entry: dict[str, str],
         w.key("max_concurrent", _agent_max(cal, agent), "the most chats it held at once in the log")
         w.comment("no shifts written: on shift all day (the log does not say when it was signed in)")
     return str(w)
+
+
+def _bare(key: str) -> str:
+    """A TOML key: bare when it can be, else quoted."""
+    return key if key and key.isascii() and all(ch.isalnum() or ch in "_-" for ch in key) else toml_value(key)
 
 
 def _agent_groups(cal: Calibration) -> dict[str, str]:

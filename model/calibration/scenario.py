@@ -23,6 +23,7 @@ from .arrivals import arrival_rates
 from .fits import Fit, fit_durations
 from .legs import entry_groups, legs_of, make_grid
 from .staffing import max_concurrent, staffing
+from .types import handle_time_by_type, priorities
 
 __all__ = ["CalibrationError", "KaplanMeier", "Calibration", "calibrate", "DEFAULT_TRANSFER_TIMEOUT"]
 
@@ -53,9 +54,12 @@ class KaplanMeier:
 @dataclass
 class Calibration:
     """What :func:`calibrate` found: the validated ``scenario`` and its commented ``toml()`` text,
-    the ``fits`` by quantity (``"handle_time GROUP"``, ``"patience SERVICE"``, ``"transfer_patience
-    SERVICE"``), the Kaplan-Meier curves ``km`` (same keys), the ``arrivals``, ``staffing`` and
-    ``transfers`` frames, and ``notes`` on what was assumed or left out."""
+    the ``fits`` by quantity (``"handle_time GROUP"``, ``"handle_time GROUP [SERVICE]"`` for a group
+    whose legs come from several services, ``"patience SERVICE"``, ``"transfer_patience SERVICE"``),
+    the Kaplan-Meier curves ``km`` (same keys), the ``arrivals``, ``staffing`` and ``transfers``
+    frames, ``notes`` on what was assumed or left out, each service's ``priorities`` (``(priority,
+    comment)``, from the log's optional priority column) and ``by_type`` (group -> the services with
+    a handle time of their own there)."""
 
     scenario: Scenario
     text: str
@@ -68,6 +72,8 @@ class Calibration:
     log: ContactLog
     interval: float
     legs: pd.DataFrame = field(repr=False, default_factory=pd.DataFrame)
+    priorities: dict[str, tuple[int, str]] = field(default_factory=dict)
+    by_type: dict[str, list[str]] = field(default_factory=dict)  # group -> services with a handle time of their own
 
     def toml(self) -> str:
         """The scenario as commented TOML (what ``transfer-sim calibrate --out`` writes)."""
@@ -178,6 +184,12 @@ def calibrate(log: ContactLog | pd.DataFrame, interval: str | float = "1h", *, n
             fit.note = f"no complete leg in {g}: the pooled handle time of all groups; {fit.note}"
             notes.append(f"group {g}: no conversation of its own completed in the log; its handle time is pooled")
         fits[f"handle_time {g}"] = fit
+    per_type, more = handle_time_by_type(legs, groups)
+    notes += more
+    for by in per_type.values():
+        fits.update({f.quantity: f for f in by.values()})
+    levels, more = priorities(c, sorted(entry))
+    notes += more
     concurrent = max_concurrent(legs)
     transfers = _transfer_table(legs, groups)
     named = {t[len("agent:"):] for t in transfers["target"] if t.startswith("agent:")}
@@ -207,7 +219,8 @@ def calibrate(log: ContactLog | pd.DataFrame, interval: str | float = "1h", *, n
                                       "transfer patience cannot be fitted and is left out")
         elif transfer_timeout is not None:
             timeouts[service] = (float(transfer_timeout), "given by the caller (--transfer-timeout)")
-    cal = Calibration(None, "", fits, km, arrivals, staff, transfers, notes, log, step, legs)  # type: ignore[arg-type]
+    cal = Calibration(None, "", fits, km, arrivals, staff, transfers, notes, log, step, legs,  # type: ignore[arg-type]
+                      levels, {g: sorted(by) for g, by in per_type.items()})
     text = write_scenario(cal, name=name, entry=entry, concurrent=concurrent, timeouts=timeouts, named=named)
     try:
         cal.scenario = scenario_from_dict(tomllib.loads(text), name=name or "calibrated")
