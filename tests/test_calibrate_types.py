@@ -174,7 +174,7 @@ def test_cli_maps_the_type_and_priority_columns(tmp_path: Path, log) -> None:
     out = CliRunner().invoke(app, ["calibrate", str(path), "--out", str(out_toml),
                                    "--columns", "service=queue_type,priority=prio"])
     assert out.exit_code == 0, out.output
-    assert "handle_time pool [vip]: lognormal" in out.output
+    assert "handle_time pool [vip]: lognormal" in out.output and "priorities: standard 0, vip 1" in out.output
     sc = load_scenario(out_toml)
     assert {s.name: s.priority for s in sc.services} == {"standard": 0, "vip": 1}
     out = CliRunner().invoke(app, ["calibrate", str(path), "--out", str(tmp_path / "y.toml"),

@@ -3,6 +3,7 @@
 * :mod:`.fits`: duration families by maximum likelihood (censored or not), chosen by AIC.
 * :mod:`.legs`: the log cut into legs per group, and its clock grid.
 * :mod:`.arrivals`, :mod:`.staffing`: the arrival and staffing profiles.
+* :mod:`.types`: per contact type, each service's priority and a group's handle time per service.
 * :mod:`.scenario`: :func:`calibrate` and :class:`Calibration`; :mod:`.build`, :mod:`.writer`: the commented TOML.
 * :mod:`.report`: the HTML page of each fit against its data.
 """

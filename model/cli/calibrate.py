@@ -21,7 +21,8 @@ def calibrate_cmd(
     transfers: Optional[Path] = typer.Option(None, "--transfers", help="The log's transfer table "
                                              "(contact_id, requested, joined, target, outcome)."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Map the log's column names: "
-                                          "arrived=q_start,answered=ser_start,..."),
+                                          "arrived=q_start,answered=ser_start,..., and the optional "
+                                          "contact type and priority: service=queue_type,priority=prio."),
     transfer_timeout: Optional[float] = typer.Option(None, "--transfer-timeout", min=0,
                                                      help="Seconds; default: the median of the expired transfers, "
                                                      "or 60 s."),
@@ -30,7 +31,9 @@ def calibrate_cmd(
     force: bool = typer.Option(False, "--force", help="Overwrite --out if it exists."),
 ) -> None:
     """Calibrate a scenario from a contact log: arrival profile, handle times, patience (Kaplan-Meier),
-    staffing from agent activity, transfer probabilities; every number commented with its source."""
+    staffing from agent activity, transfer probabilities; every number commented with its source.
+    A service column gives a service per contact type (its own profile, patience and handle time),
+    a priority column each type's priority."""
     from ..calibration import calibrate
     from ..logs import read_log
     from ..results.result import atomic_write
@@ -62,6 +65,8 @@ def calibrate_cmd(
     for key, fit in cal.fits.items():
         what = fit.chosen or "left out"
         typer.echo(f"  {key}: {what} (n = {fit.n}, {fit.events} complete)")
+    if cal.priorities:
+        typer.echo("priorities: " + ", ".join(f"{s} {p}" for s, (p, _) in sorted(cal.priorities.items())))
     groups = cal.staffing.groupby("group")["written"].max()
     typer.echo("staffing (peak written): " + ", ".join(f"{g} {int(n)}" for g, n in groups.items()))
     for note in cal.notes:
