@@ -49,7 +49,9 @@ def conform_cmd(
     suite: Optional[Path] = typer.Option(None, "--suite", metavar="FILE", help="Run this JSON suite or case (default: generate from the model)."),
     write_suite: Optional[Path] = typer.Option(None, "--write-suite", metavar="FILE", help="Write the suite as JSON."),
     random: bool = typer.Option(False, "--random", help="Random mode: Hypothesis stateful testing, shrunk failures."),
-    max_examples: int = typer.Option(200, "--max-examples", min=1, help="Random mode: timelines to try."),
+    max_examples: int = typer.Option(300, "--max-examples", min=1, help="Random mode: timelines to try."),
+    max_steps: int = typer.Option(25, "--max-steps", min=1, help="Random mode: steps of each timeline (a new contact "
+                                  "arrives when one has ended)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random mode: seed (default: repeatable)."),
     out: Path = typer.Option(Path("conformance-failure.json"), "--out", metavar="FILE", help="Random mode: where the minimal failing case is written."),
     timeout: float = typer.Option(5.0, "--step-timeout", "--timeout", min=0.01, metavar="SECONDS",
@@ -67,7 +69,7 @@ def conform_cmd(
     if trace is not None:
         _conform_trace(trace, verbose, adapter is not None or suite is not None or write_suite is not None or random)
     try:
-        code = conform(adapter, suite, write_suite, random, max_examples, 25, seed, out, timeout, verbose, typer.echo)
+        code = conform(adapter, suite, write_suite, random, max_examples, max_steps, seed, out, timeout, verbose, typer.echo)
     except ConformUsageError as err:
         fail(str(err))
     else:

@@ -23,7 +23,7 @@ def conform(
     suite_path: Path | None = None,
     write_suite: Path | None = None,
     random: bool = False,
-    max_examples: int = 200,
+    max_examples: int = 300,
     max_steps: int = 25,
     seed: int | None = None,
     out: Path = Path("conformance-failure.json"),
@@ -50,7 +50,7 @@ def conform(
         raise ConformUsageError(str(err)) from None
     try:
         if random:
-            return _random(adapter, max_examples, max_steps, seed, out, echo)
+            return _random(adapter, max_examples, max_steps, seed, out, verbose, echo)
         source = str(suite_path) if suite_path is not None else "generated from model.lifecycle.TransferLifecycle"
         echo(f"suite: {len(suite['cases'])} cases ({source})")
 
@@ -80,19 +80,25 @@ def conform(
     return 0
 
 
-def _random(adapter, max_examples: int, max_steps: int, seed: int | None, out: Path, echo) -> int:  # type: ignore[no-untyped-def]
+def _random(adapter, max_examples: int, max_steps: int, seed: int | None, out: Path, verbose: bool, echo) -> int:  # type: ignore[no-untyped-def]
     from .random_mode import random_check
 
-    echo(f"random mode: up to {max_examples} random timelines of up to {max_steps} steps (Hypothesis)")
+    how = "repeatable" if seed is None else f"seed {seed}"
+    echo(f"random mode: up to {max_examples} random timelines of {max_steps} steps (Hypothesis, {how})")
     result = random_check(adapter, max_examples=max_examples, max_steps=max_steps, seed=seed)
     if result.passed:
-        echo("no disagreement found")
+        echo(f"no disagreement found in {result.examples} timelines ({result.contacts} contacts)")
+    else:
+        echo(f"disagreement found in timeline {result.examples} (contact {result.contacts})")
+    echo("coverage of the random walk" + (" until then:" if not result.passed else ":"))
+    echo(format_coverage(result.coverage, details=verbose))
+    if result.passed:
         return 0
     suite = result.suite()
     assert suite is not None and result.replay is not None and result.case is not None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(suite, indent=1) + "\n")
-    echo("disagreement found; shrunk to a minimal timeline:\n")
+    echo("\nshrunk to a minimal timeline:\n")
     echo(format_failure(result.case, result.replay))
     echo(f"\nwrote {out}; replay it with: transfer-sim conform --adapter ... --suite {out}")
     return 1

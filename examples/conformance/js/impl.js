@@ -19,6 +19,8 @@ const BUGS = {
   leave_transfer_completed: "a customer leaving during a transfer counts as completed",
   assign_at_dissuasion: "an assign at exactly the dissuasion deadline still takes the contact",
   withdraw_excludes_agent: "a withdraw (end of shift) excludes the agent like a reject and drops every offer",
+  timer_reset_on_reoffer: "the transfer timer restarts on every re-offer (an offer after a reject, offer timeout or withdraw)",
+  close_during_transfer: "a close is taken during a transfer (in routing or offered) and completes the contact",
 };
 
 const TRANSFERRING = new Set(["routing", "offered"]);
@@ -115,7 +117,8 @@ class TransferImpl {
         return true;
       }
       case "close":
-        if (this.state !== "engaged") return false;
+        if (this.state !== "engaged" && !(this.bug === "close_during_transfer" && TRANSFERRING.has(this.state))) return false;
+        this.offered.clear();
         this.state = "completed";
         this.owner = null;
         return true;
@@ -139,6 +142,7 @@ class TransferImpl {
         this.offered.clear();
         this.rejected.clear();
         this.transferDeadline = this.now + this.transferTimeout;
+        this.offersMade = 0;
         this.state = "routing";
         return true;
       }
@@ -149,7 +153,10 @@ class TransferImpl {
         if (agents.some((a) => this.rejected.has(a) || (members !== null && !members.has(a)))) return false;
         agents.forEach((a) => this.offered.add(a));
         this.state = "offered";
-        if (this.bug === "timer_reset_on_offer") this.transferDeadline = this.now + this.transferTimeout;
+        if (this.bug === "timer_reset_on_offer" || (this.bug === "timer_reset_on_reoffer" && this.offersMade > 0)) {
+          this.transferDeadline = this.now + this.transferTimeout;
+        }
+        this.offersMade += 1;
         return true;
       }
       case "accept": {

@@ -24,6 +24,8 @@ BUGS = {
     "leave_transfer_completed": "a customer leaving during a transfer counts as completed",
     "assign_at_dissuasion": "an assign at exactly the dissuasion deadline still takes the contact",
     "withdraw_excludes_agent": "a withdraw (end of shift) excludes the agent like a reject and drops every offer",
+    "timer_reset_on_reoffer": "the transfer timer restarts on every re-offer (an offer after a reject, offer timeout or withdraw)",
+    "close_during_transfer": "a close is taken during a transfer (in routing or offered) and completes the contact",
 }
 
 TRANSFERRING = ("routing", "offered")
@@ -127,8 +129,9 @@ class TransferImpl:
         return True
 
     def _on_close(self, **_) -> bool:
-        if self.state != "engaged":
+        if self.state != "engaged" and not (self.bug == "close_during_transfer" and self.state in TRANSFERRING):
             return False
+        self.offered.clear()
         self.state, self.owner = "completed", None
         return True
 
@@ -156,6 +159,7 @@ class TransferImpl:
         self.offered.clear()
         self.rejected.clear()
         self.transfer_deadline = self.now + self.transfer_timeout
+        self.offers_made = 0
         self.state = "routing"
         return True
 
@@ -167,8 +171,9 @@ class TransferImpl:
             return False
         self.offered |= set(agents)
         self.state = "offered"
-        if self.bug == "timer_reset_on_offer":
+        if self.bug == "timer_reset_on_offer" or (self.bug == "timer_reset_on_reoffer" and self.offers_made):
             self.transfer_deadline = self.now + self.transfer_timeout
+        self.offers_made += 1
         return True
 
     def _holds(self, agent) -> bool:
