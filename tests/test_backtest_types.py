@@ -30,7 +30,8 @@ runner = CliRunner()
 def two_types(vip_patience: float = 60, standard_patience: float = 900) -> dict:
     return {"name": "types",
             "simulation": {"horizon": "4h", "warmup": 0, "replications": 8, "seed": 1, "start": "08:00"},
-            "services": [{"name": "vip", "entry_group": "pool", "arrivals": {"kind": "poisson", "profile": [["08:00", 40], ["11:00", 0]]},
+            "services": [{"name": "vip", "entry_group": "pool",
+                          "arrivals": {"kind": "poisson", "profile": [["08:00", 40], ["11:00", 0]]},
                           "patience": {"kind": "exponential", "mean": vip_patience}},
                          {"name": "standard", "entry_group": "pool",
                           "arrivals": {"kind": "poisson", "profile": [["08:00", 80], ["11:00", 0]]},

@@ -45,7 +45,8 @@ def backtest_view(run_dir: str | Path) -> dict[str, Any] | None:
                      f"intervals outside the prediction interval{listed}.")
     png, by_service = d / "backtest.png", d / "backtest_services.png"
     return {"lines": lines, "src": _src(png), "file": f"backtest/{png.name}" if png.exists() else "",
-            "services_src": _src(by_service), "services_file": f"backtest/{by_service.name}" if by_service.exists() else ""}
+            "services_src": _src(by_service),
+            "services_file": f"backtest/{by_service.name}" if by_service.exists() else ""}
 
 
 def _src(png: Path) -> str:

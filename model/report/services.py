@@ -142,7 +142,8 @@ def longest_wait(result: SimulationResult) -> str | None:
     level = ""
     sl = {n: _triple(result, "service_level", n) for n in names}
     if all(v[0] == v[0] for v in sl.values()) and min(sl, key=lambda n: sl[n][0]) == worst:
-        level = f", and its {figure('service_level').label.split(' (')[0]} is the lowest ({figure('service_level').text(sl[worst][0])})"
+        info_sl = figure("service_level")
+        level = f", and its {info_sl.label.split(' (')[0]} is the lowest ({info_sl.text(sl[worst][0])})"
     return (f"Of the {len(names)} services, {who(worst)} waits longest: {info.label} "
             f"{value_ci(info, *w)}, against {value_ci(info, *b)} for {who(best)}{times}{sure}{level}.")
 
