@@ -1,6 +1,6 @@
 """The simulator against the formulas of :mod:`model.analytic`, and analytic estimates of a scenario.
 
-Two stages are validated, each on a grid of parameter sets (:data:`CASES`) covering light
+Three stages are validated on a grid of parameter sets (:data:`CASES`); the first two cover light
 (rho ~ 0.5), critical (rho ~ 1) and overloaded (rho ~ 1.3) traffic with 1 to 50 agents:
 
 * ``queue`` - Erlang A (M/M/n+M). One service, one group of ``n`` single-chat agents, Poisson
@@ -17,8 +17,16 @@ Two stages are validated, each on a grid of parameter sets (:data:`CASES`) cover
   closes: the target group is the n-server queue, ``transfer_timeout = D`` its deterministic
   patience and ``transfer_patience`` (exponential, rate ``theta``) the customer's. Simulated
   figure per replication: the reported ``transfer_abandonment_rate`` of the target (scope ``target``).
+* ``priority`` - Cobham's non-preemptive priority M/M/n with equal service rates
+  (:func:`model.analytic.priority_waits`), light (rho 0.5) and heavy (rho 0.9) load. One service
+  per class (``class1`` the highest, ``"priority"`` = number of classes - class index + 1), Poisson
+  arrivals at ``classes`` (rates per minute), one group of ``n`` single-chat agents with exponential
+  handle time (rate ``mu``), no patience, no transfers. Simulated figures per replication: each
+  service's reported ``wait_mean`` (scope ``service``) in minutes, one row per class (case
+  ``NAME:classK``). ``wait_mean`` is over the contacts assigned by the horizon: those still waiting
+  then are left out, which biases it down by about E[W^2] / (2 horizon), under 1 % here.
 
-Both figures are read from the rows users read (:func:`model.results.result.per_replication_rows`,
+Every figure is read from the rows users read (:func:`model.results.result.per_replication_rows`,
 which :class:`~model.results.result.SimulationResult` summarises), not recomputed from raw counts,
 so a wrong formula in :mod:`model.results.metrics` makes validation fail.
 
@@ -46,10 +54,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .estimate import ESTIMATE_ASSUMPTIONS, ESTIMATE_COLUMNS, estimate
+from .validation_output import format_table, plot, write
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
     from .scenario import Scenario
 
 __all__ = [
@@ -60,10 +67,14 @@ __all__ = [
     "Case",
     "FAST_CASES",
     "analytic_value",
+    "analytic_values",
     "build_scenario",
     "estimate",
     "fast_cases",
+    "format_table",
+    "plot",
     "validate",
+    "write",
 ]
 
 LEVEL = 0.99
@@ -107,9 +118,11 @@ class Case:
 
     ``theta`` is the patience rate (queue stage: required; transfer stage: ``None`` for M/M/n+D).
     ``timeout`` is only used by the transfer stage. ``fast`` marks the default subset.
+    ``classes``: the priority stage's arrival rate per class, highest priority first (sum ``lam``).
+    ``large``: takes tens of seconds; the test suite runs it only with ``TRANSFER_SIM_SLOW=1``.
     """
 
-    stage: str  # "queue" | "transfer"
+    stage: str  # "queue" | "transfer" | "priority"
     name: str
     regime: str  # "light" | "critical" | "overloaded"
     n: int
@@ -120,6 +133,8 @@ class Case:
     horizon: float
     warmup: float = 100.0
     fast: bool = False
+    classes: tuple[float, ...] = ()
+    large: bool = False
 
     @property
     def rho(self) -> float:
@@ -127,19 +142,29 @@ class Case:
 
     @property
     def model(self) -> str:
+        if self.stage == "priority":
+            return f"M/M/{self.n} priority ({len(self.classes)} classes)"
         if self.stage == "queue":
             return f"M/M/{self.n}+M"
         return f"M/M/{self.n}+D" if self.theta is None else f"M/M/{self.n}+(D,exp)"
 
     @property
     def metric(self) -> str:
-        """The reported figure compared with the analytic P(abandon) (a name of ``model.results.metrics``)."""
-        return "queue_abandonment_rate" if self.stage == "queue" else "transfer_abandonment_rate"
+        """The reported figure compared with the analytic value (a name of ``model.results.metrics``)."""
+        return {"queue": "queue_abandonment_rate", "priority": "wait_mean"}.get(self.stage, "transfer_abandonment_rate")
 
     @property
     def scope(self) -> tuple[str, str]:
-        """Where :attr:`metric` is read in the per-replication rows: ``(scope, key)``."""
-        return ("overall", "all") if self.stage == "queue" else ("target", "target")
+        """Where :attr:`metric` is read in the per-replication rows: ``(scope, key)`` (the first
+        class's service for the priority stage; :attr:`scopes` lists them all)."""
+        return self.scopes[0]
+
+    @property
+    def scopes(self) -> list[tuple[str, str]]:
+        """``(scope, key)`` of every figure compared: one per class for the priority stage."""
+        if self.stage == "priority":
+            return [("service", f"class{k + 1}") for k in range(len(self.classes))]
+        return [("overall", "all") if self.stage == "queue" else ("target", "target")]
 
 
 def _q(name: str, regime: str, n: int, lam: float, mu: float, theta: float, horizon: float, fast: bool = False) -> Case:
@@ -149,6 +174,12 @@ def _q(name: str, regime: str, n: int, lam: float, mu: float, theta: float, hori
 def _t(name: str, regime: str, n: int, lam: float, mu: float, timeout: float, theta: float | None, horizon: float,
        fast: bool = False) -> Case:
     return Case("transfer", name, regime, n, lam, mu, theta, timeout, horizon, fast=fast)
+
+
+def _p(name: str, regime: str, n: int, classes: tuple[float, ...], horizon: float, fast: bool = False,
+       large: bool = False) -> Case:
+    return Case("priority", name, regime, n, sum(classes), 1.0, None, None, horizon, fast=fast, classes=classes,
+                large=large)
 
 
 CASES: tuple[Case, ...] = (
@@ -174,11 +205,19 @@ CASES: tuple[Case, ...] = (
     _t("t7-n20-light", "light", 20, 10.0, 1.0, 0.1, None, 8000),
     _t("t8-n50-critical", "critical", 50, 50.0, 1.0, 0.2, 2.0, 800),
     _t("t9-n50-over", "overloaded", 50, 65.0, 1.0, 0.5, 1.0, 600, fast=True),
+    # priority stage: Cobham (non-preemptive priority M/M/n), mean wait per class in minutes. At
+    # rho 0.9 the lowest class's wait needs ~2 million contacts for a half-width near 6 % of it
+    # (about 1.5 at 10 %): tens of seconds, hence large (tests: TRANSFER_SIM_SLOW=1 only)
+    _p("p1-2c-light", "light", 2, (0.5, 0.5), 10000),
+    _p("p2-2c-heavy", "heavy", 10, (4.5, 4.5), 10000, large=True),
+    _p("p3-3c-light", "light", 2, (0.3, 0.3, 0.4), 10000, fast=True),
+    _p("p4-3c-heavy", "heavy", 10, (3.0, 3.0, 3.0), 14000, large=True),
 )
-"""The whole grid: 9 queue-stage and 9 transfer-stage parameter sets."""
+"""The whole grid: 9 queue-stage, 9 transfer-stage and 4 priority-stage parameter sets."""
 
 FAST_CASES: tuple[Case, ...] = tuple(c for c in CASES if c.fast)
-"""The default subset: one light, one critical and one overloaded case per stage."""
+"""The default subset: one light, one critical and one overloaded case per stage (the priority
+stage: its heavy three-class case)."""
 
 
 def fast_cases() -> tuple[Case, ...]:
@@ -186,9 +225,12 @@ def fast_cases() -> tuple[Case, ...]:
 
 
 def analytic_value(case: Case) -> float:
-    """P(abandon) of the case's queueing model (:mod:`model.analytic`)."""
+    """P(abandon) of the case's queueing model (:mod:`model.analytic`); for the priority stage
+    the first class's mean wait (:func:`analytic_values` gives every class's)."""
     from .analytic import erlang_a, mmn_d, mmn_d_exp
 
+    if case.stage == "priority":
+        return analytic_values(case)[0]
     if case.stage == "queue":
         assert case.theta is not None
         return erlang_a(case.n, case.lam, case.mu, case.theta).p_abandon
@@ -196,6 +238,16 @@ def analytic_value(case: Case) -> float:
     if case.theta is None:
         return mmn_d(case.n, case.lam, case.mu, case.timeout).p_abandon
     return mmn_d_exp(case.n, case.lam, case.mu, case.timeout, case.theta).p_abandon
+
+
+def analytic_values(case: Case) -> tuple[float, ...]:
+    """The analytic value of each figure of :attr:`Case.scopes`: Cobham's mean wait per class (in
+    minutes) for the priority stage, else :func:`analytic_value`'s P(abandon)."""
+    if case.stage == "priority":
+        from .analytic import priority_waits
+
+        return priority_waits(case.n, case.classes, case.mu).mean_wait
+    return (analytic_value(case),)
 
 
 def _front_slots(lam_per_min: float) -> int:
@@ -215,6 +267,13 @@ def build_scenario(case: Case, seed: int = DEFAULT_SEED, replications: int = DEF
     sim = {"horizon": case.horizon * 60.0, "warmup": case.warmup * 60.0, "replications": replications, "seed": seed}
     arrivals = {"kind": "poisson", "rate_per_hour": case.lam * 60.0}
     handle = {"kind": "exponential", "mean": 60.0 / case.mu}
+    if case.stage == "priority":
+        k = len(case.classes)
+        services = [{"name": f"class{i + 1}", "entry_group": "agents", "priority": k - i,
+                     "arrivals": {"kind": "poisson", "rate_per_hour": lam * 60.0}} for i, lam in enumerate(case.classes)]
+        return scenario_from_dict({
+            "name": case.name, "simulation": sim, "services": services,
+            "groups": [{"name": "agents", "agents": case.n, "max_concurrent": 1, "handle_time": handle}]})
     if case.stage == "queue":
         assert case.theta is not None
         data: dict[str, Any] = {
@@ -255,12 +314,13 @@ def case_seed(case: Case, seed: int = DEFAULT_SEED) -> int:
     return derived_seed(seed, case.name)
 
 
-def _replication_value(args: tuple[Case, int, int]) -> tuple[float, dict[str, float]]:
-    """Run one replication of a case: the simulated figure and a few diagnostics.
+def _replication_value(args: tuple[Case, int, int]) -> tuple[tuple[float, ...], dict[str, float]]:
+    """Run one replication of a case: the simulated figures and a few diagnostics.
 
-    The figure is the one a user reads: the case's :attr:`Case.metric` at :attr:`Case.scope` in
-    the replication's :func:`~model.results.result.per_replication_rows` (what
-    :class:`~model.results.result.SimulationResult` summarises), not a ratio recomputed here.
+    The figures are the ones a user reads: the case's :attr:`Case.metric` at each of
+    :attr:`Case.scopes` in the replication's :func:`~model.results.result.per_replication_rows`
+    (what :class:`~model.results.result.SimulationResult` summarises), not a ratio recomputed
+    here; a wait in minutes, as the case's rates.
     """
     from .results.result import per_replication_rows
     from .sim import run_replication
@@ -270,17 +330,20 @@ def _replication_value(args: tuple[Case, int, int]) -> tuple[float, dict[str, fl
     sc = build_scenario(case, own)
     out = run_replication(sc, own, rep, keep_events=False, timeline_step=None)
     rows = per_replication_rows(rep, out.by_service, out.by_target, out.occupancy)
-    scope, key = case.scope
-    found = [v for (_, s_, k, m, v) in rows if s_ == scope and k == key and m == case.metric]
-    if len(found) != 1:
-        raise LookupError(f"{case.name}: {len(found)} rows of {case.metric!r} at {scope} {key!r}")
-    value = float(found[0])
+    values = []
+    for scope, key in case.scopes:
+        found = [v for (_, s_, k, m, v) in rows if s_ == scope and k == key and m == case.metric]
+        if len(found) != 1:
+            raise LookupError(f"{case.name}: {len(found)} rows of {case.metric!r} at {scope} {key!r}")
+        values.append(float(found[0]) / (60.0 if case.metric == "wait_mean" else 1.0))
+    diag = {"arrivals": float(sum(t.counts["arrivals"] for t in out.by_service.values()))}
+    if case.stage == "priority":
+        return tuple(values), diag
     s = out.by_service["chat"].counts
-    diag = {"arrivals": float(s["arrivals"])}
     if case.stage != "queue":
         diag["front_queue_abandoned"] = float(s["abandoned_queue"])
         diag["transfers_requested"] = float(out.by_target["target"].counts["transfers_requested"])
-    return value, diag
+    return tuple(values), diag
 
 
 def max_half_width(analytic: float) -> float:
@@ -312,14 +375,16 @@ def validate(
     level: float = LEVEL,
     progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Simulate each case over ``replications`` and compare with its analytic P(abandon).
+    """Simulate each case over ``replications`` and compare with its analytic P(abandon) (priority
+    stage: Cobham's mean wait per class).
 
     ``cases`` defaults to the whole grid :data:`CASES` (pass :data:`FAST_CASES` for the subset).
     ``workers`` > 1 (or ``None``: one per CPU) runs replications in that many processes; results
     do not depend on it (replication ``i`` always uses the streams of ``(seed, i)``).
     ``progress(done, total)`` is called after each replication.
 
-    Returns one row per case with :data:`COLUMNS` (rates per minute, timeout in minutes).
+    Returns one row per figure with :data:`COLUMNS` (rates per minute, timeout and waits in minutes):
+    one per case, one per class (``case`` = ``NAME:classK``, ``lam`` the total) for the priority stage.
     """
     from .results.metrics import confidence_interval
 
@@ -329,7 +394,7 @@ def validate(
     tasks = [(c, seed, r) for c in cases for r in range(replications)]
     if workers is None:
         workers = os.cpu_count() or 1
-    values: list[tuple[float, dict[str, float]]] = []
+    values: list[tuple[tuple[float, ...], dict[str, float]]] = []
     total = len(tasks)
     if workers > 1 and total > 1:
         with ProcessPoolExecutor(max_workers=min(workers, total)) as pool:
@@ -344,89 +409,16 @@ def validate(
                 progress(i + 1, total)
     rows = []
     for k, c in enumerate(cases):
-        per_rep = [v for v, _ in values[k * replications : (k + 1) * replications]]
-        mean, lo, hi, _ = confidence_interval(per_rep, level)
-        half = (hi - lo) / 2.0
-        analytic = analytic_value(c)
-        rows.append((c.stage, c.name, c.regime, c.n, c.lam, c.mu, c.theta, c.timeout, c.metric,
-                     analytic, mean, lo, hi, half, _verdict(analytic, lo, hi, half)))
+        reps = [v for v, _ in values[k * replications : (k + 1) * replications]]
+        for i, ((_, key), analytic) in enumerate(zip(c.scopes, analytic_values(c))):
+            mean, lo, hi, _ = confidence_interval([v[i] for v in reps], level)
+            half = (hi - lo) / 2.0
+            name = f"{c.name}:{key}" if c.stage == "priority" else c.name
+            rows.append((c.stage, name, c.regime, c.n, c.lam, c.mu, c.theta, c.timeout, c.metric,
+                         analytic, mean, lo, hi, half, _verdict(analytic, lo, hi, half)))
     df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs.update({"replications": replications, "seed": seed, "level": level})
     return df
-
-
-def format_table(df: pd.DataFrame) -> str:
-    """The validation table as text: parameters, analytic, simulated mean and CI, verdict."""
-    def fmt(x: Any) -> str:
-        return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:g}"
-
-    out = pd.DataFrame({
-        "stage": df["stage"],
-        "case": df["case"],
-        "regime": df["regime"],
-        "n": df["n"],
-        "lam": df["lam"].map(fmt),
-        "mu": df["mu"].map(fmt),
-        "theta": df["theta"].map(fmt),
-        "D": df["timeout"].map(fmt),
-        "rho": (df["lam"] / (df["n"] * df["mu"])).map(lambda x: f"{x:.2f}"),
-        "analytic": df["analytic"].map(lambda x: f"{x:.5f}"),
-        "sim_mean": df["sim_mean"].map(lambda x: f"{x:.5f}"),
-        "99% CI": [f"[{lo:.5f}, {hi:.5f}]" for lo, hi in zip(df["ci_low"], df["ci_high"])],
-        "half_width": df["half_width"].map(lambda x: f"{x:.5f}"),
-        "verdict": df["verdict"],
-    })
-    return out.to_string(index=False)
-
-
-def plot(df: pd.DataFrame) -> Figure:
-    """A matplotlib Figure: analytic (marker) vs simulated mean with its 99 % CI (error bar), per case."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    stages = [s for s in ("queue", "transfer") if s in set(df["stage"])] or sorted(set(df["stage"]))
-    fig, axes = plt.subplots(len(stages), 1, figsize=(10, 3.6 * len(stages)), squeeze=False)
-    titles = {"queue": "queue stage: Erlang A, P(abandon) = queue_abandonment_rate",
-              "transfer": "transfer stage: M/M/n+D and M/M/n+(D,exp), transfer_abandonment_rate"}
-    for ax, stage in zip(axes[:, 0], stages):
-        d = df[df["stage"] == stage].reset_index(drop=True)
-        x = range(len(d))
-        # plain arrays: matplotlib calls float() on a one-row Series, which pandas deprecates
-        err = [(d["sim_mean"] - d["ci_low"]).to_numpy(), (d["ci_high"] - d["sim_mean"]).to_numpy()]
-        ax.errorbar([i + 0.1 for i in x], d["sim_mean"].to_numpy(), yerr=err, fmt="o", capsize=4, color="tab:blue",
-                    label="simulated mean, 99 % CI")
-        ax.scatter([i - 0.1 for i in x], d["analytic"], marker="x", s=60, color="tab:red", zorder=3,
-                   label="analytic")
-        for i, v in enumerate(d["verdict"]):
-            if v != "pass":
-                ax.annotate("FAIL", (i, d["sim_mean"][i]), color="red", xytext=(5, 5), textcoords="offset points")
-        ax.set_xticks(list(x))
-        ax.set_xticklabels(d["case"], rotation=30, ha="right", fontsize=8)
-        ax.set_ylabel("P(abandon)")
-        ax.set_title(titles.get(stage, stage), fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def write(df: pd.DataFrame, directory: str | os.PathLike[str]) -> list[str]:
-    """Write ``validation.csv`` and ``validation.png`` into ``directory``; returns the paths."""
-    from pathlib import Path
-
-    import matplotlib.pyplot as plt
-
-    d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    csv = d / "validation.csv"
-    df.to_csv(csv, index=False)
-    fig = plot(df)
-    png = d / "validation.png"
-    fig.savefig(png, dpi=120)
-    plt.close(fig)
-    return [str(csv), str(png)]
 
 
 def cases_frame(cases: Sequence[Case] | None = None) -> pd.DataFrame:

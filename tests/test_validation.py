@@ -1,8 +1,10 @@
 """The simulator against the queueing formulas (model.validation), and the estimate/validate CLI.
 
-The whole grid (18 parameter sets) is marked ``slow``: it runs in CI (``CI`` set, as ``.ci/run``
+The whole grid (22 parameter sets) is marked ``slow``: it runs in CI (``CI`` set, as ``.ci/run``
 does), with ``TRANSFER_SIM_SLOW=1``, or when selected with ``-m slow``; otherwise only the fast
-subset (one light, one critical, one overloaded case per stage) runs.
+subset (one light, one critical, one overloaded case per stage; one light priority case) runs.
+The ``large`` cases (the priority stage at rho 0.9, tens of seconds each) run only with
+``TRANSFER_SIM_SLOW=1``.
 """
 
 from __future__ import annotations
@@ -20,18 +22,26 @@ from model.cli import app
 from helpers import SCENARIOS
 
 RUN_SLOW = bool(os.environ.get("CI") or os.environ.get("TRANSFER_SIM_SLOW"))
+RUN_LARGE = bool(os.environ.get("TRANSFER_SIM_SLOW"))
 
 
-def _params():
+def _params(stages=("queue", "transfer")):
     for c in v.CASES:
-        marks = [] if c.fast else [pytest.mark.slow]
-        yield pytest.param(c, id=c.name, marks=marks)
+        if c.stage in stages:
+            marks = [] if c.fast else [pytest.mark.slow]
+            yield pytest.param(c, id=c.name, marks=marks)
+
+
+def _skip_unless_selected(case, request):
+    if case.large and not RUN_LARGE:
+        pytest.skip("large grid case (tens of seconds): runs with TRANSFER_SIM_SLOW=1")
+    if not case.fast and not RUN_SLOW and "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("slow grid case: runs in CI, with TRANSFER_SIM_SLOW=1 or -m slow")
 
 
 @pytest.mark.parametrize("case", list(_params()))
 def test_simulated_abandonment_matches_analytic(case, request):
-    if not case.fast and not RUN_SLOW and "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow grid case: runs in CI, with TRANSFER_SIM_SLOW=1 or -m slow")
+    _skip_unless_selected(case, request)
     df = v.validate([case], workers=1)
     row = df.iloc[0]
     detail = (f"{case.name} ({case.regime}, {case.stage}): analytic {row.analytic:.5f}, simulated "
@@ -40,6 +50,72 @@ def test_simulated_abandonment_matches_analytic(case, request):
     # narrow enough to mean something: 10 % of the value, 25 % for a rare outcome, no absolute floor
     assert row.half_width < (0.25 if row.analytic < 0.01 else 0.10) * row.analytic, detail
     assert row.verdict == "pass", detail
+
+
+@pytest.mark.parametrize("case", list(_params(("priority",))))
+def test_simulated_waits_by_priority_match_cobham(case, request):
+    """Per service (one per class), the reported wait_mean against Cobham's mean wait, in minutes."""
+    _skip_unless_selected(case, request)
+    df = v.validate([case], workers=1)
+    from model.analytic import priority_waits
+
+    cobham = priority_waits(case.n, case.classes, case.mu).mean_wait
+    assert list(df.case) == [f"{case.name}:class{k + 1}" for k in range(len(case.classes))]
+    assert list(df.analytic) == pytest.approx(cobham, rel=1e-12)
+    for row in df.itertuples():
+        detail = (f"{row.case} ({case.regime}): Cobham {row.analytic:.5f} min, simulated {row.sim_mean:.5f} "
+                  f"[{row.ci_low:.5f}, {row.ci_high:.5f}], half-width {row.half_width:.5f}")
+        assert row.ci_low <= row.analytic <= row.ci_high, detail
+        assert row.half_width < 0.10 * row.analytic, detail
+        assert row.verdict == "pass", detail
+    # priorities matter here: each class's interval lies wholly above the class above it
+    assert all(hi < lo for hi, lo in zip(df.ci_high, df.ci_low[1:])), df
+
+
+def test_priority_grid_has_two_and_three_classes_light_and_heavy():
+    cases = [c for c in v.CASES if c.stage == "priority"]
+    assert {(len(c.classes), c.regime) for c in cases} == {(2, "light"), (2, "heavy"), (3, "light"), (3, "heavy")}
+    for c in cases:
+        assert c.lam == pytest.approx(sum(c.classes)) and c.theta is None and c.timeout is None
+        assert c.rho == pytest.approx({"light": 0.5, "heavy": 0.9}[c.regime])
+        assert c.metric == "wait_mean" and c.scopes == [("service", f"class{k + 1}") for k in range(len(c.classes))]
+    assert [c.name for c in v.FAST_CASES if c.stage == "priority"] == ["p3-3c-light"]
+    assert all(c.large for c in cases if c.regime == "heavy") and not any(c.large for c in v.CASES if c.stage != "priority")
+
+
+def test_priority_scenario_is_cobhams_queue():
+    """One service per class, higher priority for the earlier class, Poisson arrivals at the class's
+    rate, one group of n single-chat agents with exponential handle time, no patience, no transfers."""
+    case = next(c for c in v.CASES if c.name == "p4-3c-heavy")
+    sc = v.build_scenario(case)
+    assert [s.name for s in sc.services] == ["class1", "class2", "class3"]
+    assert [s.priority for s in sc.services] == [3, 2, 1] and sc.has_priorities
+    for s, lam in zip(sc.services, case.classes):
+        assert s.entry_group == "agents" and s.patience is None and s.dissuasion_timeout is None
+        assert s.priority_aging is None
+        assert (s.arrivals.kind, s.arrivals.rate_per_hour) == ("poisson", pytest.approx(lam * 60))
+    (g,) = sc.groups
+    assert (g.name, g.agents, g.max_concurrent, g.transfers) == ("agents", case.n, 1, [])
+    assert (g.handle_time.kind, g.handle_time.mean) == ("exponential", pytest.approx(60 / case.mu))
+
+
+def test_priority_rows_are_read_per_service_in_minutes():
+    """validate reads each service's wait_mean (seconds) and reports it in minutes, one row per class."""
+    tiny = v.Case("priority", "tiny-p", "heavy", 2, 1.8, 1.0, None, None, horizon=300.0, warmup=10.0,
+                  classes=(0.6, 1.2))
+    df = v.validate([tiny], replications=3, workers=1)
+    assert list(df.columns) == v.COLUMNS and list(df.case) == ["tiny-p:class1", "tiny-p:class2"]
+    assert list(df.metric) == ["wait_mean", "wait_mean"] and list(df.lam) == [1.8, 1.8]
+    from model.sim import simulate
+
+    seed = v.case_seed(tiny)
+    r = simulate(v.build_scenario(tiny, seed), seed=seed, replications=3, keep_events=False, timeline_step=None)
+    for k, row in enumerate(df.itertuples()):
+        mean, lo, hi = r.metric("wait_mean", "service", f"class{k + 1}")
+        assert row.sim_mean == pytest.approx(mean / 60, rel=1e-12)
+    assert df.sim_mean[0] < df.sim_mean[1]
+    text = v.format_table(df)
+    assert "tiny-p:class2" in text and "0.90" in text  # rho of the whole group
 
 
 def test_grid_covers_regimes_sizes_and_both_stages():
