@@ -355,3 +355,16 @@ def test_priorities_keep_the_engines_invariants_with_every_feature():
             check_replication(sc, out)
 
     run()
+
+
+def test_scenarios_without_priorities_dump_as_before():
+    """priority 0 and the unset options are left out of ``to_dict`` (whose hash names a stored sweep)."""
+    from helpers import SCENARIOS
+    from model.scenario import load_scenario
+
+    data = load_scenario(SCENARIOS / "baseline.toml").to_dict()
+    assert not {"priority", "priority_aging"} & {k for s in data["services"] for k in s}
+    assert "handle_time_by_service" not in {k for g in data["groups"] for k in g}
+    vip = load_scenario(SCENARIOS / "vip.toml")
+    assert [s.get("priority") for s in vip.to_dict()["services"]] == [1, None]
+    assert scenario_from_dict(vip.to_dict()) == vip

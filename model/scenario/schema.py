@@ -14,10 +14,12 @@ from pydantic import (
     Discriminator,
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -101,6 +103,15 @@ class Service(StrictModel):
             raise refuse("0 s of waiting worth a level has no meaning (every wait would be worth every level)",
                          "a duration > 0 (seconds of waiting worth one priority level); leave it out for no aging")
         return aging
+
+    @model_serializer(mode="wrap")
+    def _omit_default_priority(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # priority 0 is the unset option: left out, so the data of a scenario (and the hash naming a
+        # stored sweep) is what it was before the field existed
+        data = handler(self)
+        if self.priority == 0 and isinstance(data, dict):
+            data.pop("priority", None)
+        return data
 
 
 def _count_or_profile(value: Any) -> str:
