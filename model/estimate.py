@@ -49,6 +49,11 @@ ESTIMATE_ASSUMPTIONS: tuple[str, ...] = (
     "shift). No contacts (no arrivals, or no transfers into a target): p_abandon is NaN, shown as '-'.",
     "Each group's new contacts and transfers share its servers as one pool with their total offered load;"
     " the priority of transfers over new contacts and the mix of patiences are ignored.",
+    "Priorities (services reaching a group with different priority): the mean wait of a service's new "
+    "contacts without patience is Cobham's non-preemptive priority M/M/n, one class per priority level (its"
+    " new contacts and transfers together, as if none abandoned), exact when no flow into the group can "
+    "leave; with patience, P(abandon) stays the pooled figure (priorities ignored: the simulation shows how"
+    " they shift abandonment between services); priority_aging is ignored.",
     "Entry queue: exponential patience: Erlang A (M/M/n+M), theta = 1 / mean; constant patience: M/M/n+D;"
     " any other patience: M/M/n+G with its survival function; no patience: Erlang C, p_abandon 0 below "
     "saturation, else the fluid share 1 - n mu / lambda; dissuasion_timeout is ignored.",
@@ -58,13 +63,16 @@ ESTIMATE_ASSUMPTIONS: tuple[str, ...] = (
     "ignored.",
     "A transfer to 'agent:NAME' is served by that agent's own slots with the handle time of its first "
     "group.",
+    "queue_wait_mean_s: the mean wait of new contacts in the entry queue, for services without patience "
+    "(Erlang C, or Cobham with priorities); inf where their level is not served in the long run (at or "
+    "above saturation, or nobody on shift); with patience it is not estimated (NaN, shown as '-').",
 )
 """What :func:`estimate` assumes (printed by ``transfer-sim estimate``)."""
 
 ESTIMATE_COLUMNS = [
     "group", "service", "servers", "handle_mean_s", "entry_per_hour", "transfers_in_per_hour",
-    "offered_erlangs", "rho", "queue_model", "queue_p_abandon", "transfer_model", "transfer_timeout_s",
-    "transfer_p_abandon",
+    "offered_erlangs", "rho", "queue_model", "queue_p_abandon", "queue_wait_mean_s", "transfer_model",
+    "transfer_timeout_s", "transfer_p_abandon",
 ]
 """The columns of :func:`estimate` without an interval."""
 
@@ -78,12 +86,14 @@ Solved = tuple[dict[Pair, "Flow"], dict[str, float]]  # flows per pair, load per
 # -- the flow network --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Flow:
-    """One (target, service) pair in one steady state: flows per minute and their P(abandon)."""
+    """One (target, service) pair in one steady state: flows per minute, their P(abandon) and the
+    mean wait of the new contacts in minutes (NaN where not estimated: with patience, or no entry)."""
 
     entry: float
     trans_in: float
     p_queue: float
     p_transfer: float
+    wait: float = math.nan
 
 
 class _Network:
@@ -107,6 +117,11 @@ class _Network:
                 todo += [(r.to, pair[1]) for r in self.group[pair[0]].transfers if r.probability > 0]
         self.pairs: list[Pair] = [(t, s.name) for t in self.targets for s in self.services
                                   if (t, s.name) in reach]
+        priority = {s.name: s.priority for s in self.services}
+        #: per target, the priority levels of the services reaching it, highest (served first) first
+        self.levels: dict[str, list[int]] = {
+            t: sorted({priority[name] for (u, name) in self.pairs if u == t}, reverse=True) for t in self.targets}
+        self.level = {pair: self.levels[pair[0]].index(priority[pair[1]]) for pair in self.pairs}
         self.formulas = _Formulas()
         self._solved: dict[tuple[tuple[float, ...], tuple[float, ...]], Solved] = {}
 
@@ -156,7 +171,25 @@ class _Network:
             if diff < 1e-12 * scale:
                 break
         load, flows = state(trans_in)  # P(abandon) at the converged flows themselves
-        return flows, load
+        return self._with_waits(flows, servers), load
+
+    def _with_waits(self, flows: dict[Pair, Flow], servers: dict[str, int]) -> dict[Pair, Flow]:
+        """``flows`` with the mean wait of new contacts without patience: per target, Cobham over its
+        priority levels (each level's new contacts and transfers; one level is Erlang C)."""
+        patience = {s.name: s.patience for s in self.services}
+        out = dict(flows)
+        for t, levels in self.levels.items():
+            if not levels:
+                continue  # nothing reaches this target
+            lambdas = [0.0] * len(levels)
+            for (u, name), f in flows.items():
+                if u == t:
+                    lambdas[self.level[(u, name)]] += f.entry + f.trans_in
+            waits = self.formulas.waits(servers[t], tuple(lambdas), self.mu[t])
+            for (u, name), f in flows.items():
+                if u == t and f.entry > 0 and patience[name] is None:
+                    out[(u, name)] = replace(f, wait=waits[self.level[(u, name)]])
+        return out
 
 
 def _weighted(pairs: Sequence[tuple[float, float]]) -> float:
@@ -181,10 +214,12 @@ def _rows(net: _Network, parts: Sequence[tuple[float, dict[Pair, Flow], dict[str
         q_ns = [srv[t] for _, f, _, srv in parts if f[key].entry > 0]
         t_ns = [srv[t] for _, f, _, srv in parts if f[key].trans_in > 0]
         timeout = float(s.transfer_timeout)
+        levels = len(net.levels[t])
         rows.append((
             t, name, n, float(net.group[t].handle_time.mean), entry * 60.0, trans_in * 60.0, erlangs, rho,
-            queue_model(q_ns, s.patience) if q_ns else "-",
+            queue_model(q_ns, s.patience, (net.level[key] + 1, levels) if levels > 1 else None) if q_ns else "-",
             _weighted([(sec * f[key].entry, f[key].p_queue) for sec, f, _, _ in parts]),
+            60.0 * _weighted([(sec * f[key].entry, f[key].wait) for sec, f, _, _ in parts]),
             transfer_model(t_ns, timeout, s.transfer_patience) if t_ns else "-",
             timeout if t_ns else math.nan,
             _weighted([(sec * f[key].trans_in, f[key].p_transfer) for sec, f, _, _ in parts]),
@@ -202,8 +237,10 @@ def estimate(scenario: Scenario, by: float | str | None = None) -> pd.DataFrame:
     Assumptions: :data:`ESTIMATE_ASSUMPTIONS` (also in ``df.attrs["assumptions"]``, with the
     line of :func:`averaged_note` when a profile or rota was averaged). Rows: ``group, service,
     servers, handle_mean_s, entry_per_hour, transfers_in_per_hour, offered_erlangs, rho, queue_model,
-    queue_p_abandon, transfer_model, transfer_timeout_s, transfer_p_abandon`` (a probability is NaN
-    where no such flow exists); one per (target, service) a contact can reach, ``agent:NAME`` included.
+    queue_p_abandon, queue_wait_mean_s, transfer_model, transfer_timeout_s, transfer_p_abandon`` (a
+    probability is NaN where no such flow exists; the wait, in seconds, with patience too); one per
+    (target, service) a contact can reach, ``agent:NAME`` included. Services of different ``priority``
+    reaching a group: their new contacts' waits from Cobham's formula (:data:`ESTIMATE_ASSUMPTIONS`).
     """
     net = _Network(scenario)
     parts_all = stretches(scenario, by)  # checks by (ValueError)

@@ -126,12 +126,25 @@ def _curve(dist: Distribution) -> Curve:
 
 
 class _Formulas:
-    """P(abandon) of one flow meeting n servers, memoised on its exact arguments: the fixed point
-    and the stretches of a day ask the same questions again, and M/M/n+G costs milliseconds."""
+    """P(abandon) of one flow meeting n servers (and the mean waits of a group's priority levels),
+    memoised on their exact arguments: the fixed point and the stretches of a day ask the same
+    questions again, and M/M/n+G costs milliseconds."""
 
     def __init__(self) -> None:
         self._memo: dict[tuple[object, ...], float] = {}
+        self._waits: dict[tuple[object, ...], tuple[float, ...]] = {}
         self._curves: dict[int, Curve] = {}
+
+    def waits(self, n: int, lambdas: tuple[float, ...], mu: float) -> tuple[float, ...]:
+        """Mean wait in queue per priority level (highest first) of n servers, as if nobody left:
+        Cobham's non-preemptive priority M/M/n (one level: Erlang C); ``inf`` for a level that is
+        not served in the long run (its load and the levels' above reach n mu) or with nobody on shift."""
+        key = (n, lambdas, mu)
+        if key not in self._waits:
+            from .analytic import cobham_waits
+
+            self._waits[key] = (math.inf,) * len(lambdas) if n == 0 else cobham_waits(n, lambdas, mu)
+        return self._waits[key]
 
     def _curve(self, dist: Distribution) -> Curve:
         if id(dist) not in self._curves:
@@ -210,12 +223,16 @@ def _capped(curve: Curve, d: float) -> Curve:
     return Curve(g_d, None if h is None else h_d, (d, *jumps), rough)
 
 
-def queue_model(ns: Sequence[int], patience: Distribution | None) -> str:
-    """``"M/M/5+M"``, ``"M/M/4..6+G(lognormal)"``, ``"nobody on shift"``: the entry queue's model."""
+def queue_model(ns: Sequence[int], patience: Distribution | None, level: tuple[int, int] | None = None) -> str:
+    """``"M/M/5+M"``, ``"M/M/4..6+G(lognormal)"``, ``"nobody on shift"``: the entry queue's model;
+    ``"M/M/5 priority 1/2"`` for a service without patience at priority level 1 (served first) of 2
+    (``level``; with patience the pooled model is named, as it is the one used)."""
     if not ns or max(ns) == 0:
         return "nobody on shift"
     kind = None if patience is None else patience.kind
     suffix = {None: "", "exponential": "+M", "constant": "+D", "deterministic": "+D"}.get(kind, f"+G({kind})")
+    if level is not None and patience is None:
+        suffix = f" priority {level[0]}/{level[1]}"
     return f"M/M/{_n_spec(ns)}{suffix}"
 
 

@@ -203,7 +203,8 @@ def compare(estimate: pd.DataFrame, simulated: pd.DataFrame,
 
     ``estimate``: :func:`model.estimate.estimate`'s frame; ``simulated``: ``result.intervals`` (with
     an ``interval`` column) or ``result.metrics``; ``agents``: :func:`agents_on_shift`. Rows:
-    ``queue_abandonment_rate`` per service (the estimate's entry-queue P(abandon)),
+    ``queue_abandonment_rate`` per service (the estimate's entry-queue P(abandon)), ``wait_mean``
+    per service where the estimate has one (services without patience: Erlang C or Cobham, seconds),
     ``transfer_abandonment_rate`` per target (the estimate's P(abandon) of transfers into it,
     weighted by each service's transfer flow) and ``staffed_agents`` per group; a figure missing on
     one side is NaN, one missing on both is left out.
@@ -229,6 +230,10 @@ def compare(estimate: pd.DataFrame, simulated: pd.DataFrame,
         for service, part in block.groupby("service", sort=False):
             add(label, "queue_abandonment_rate", "service", str(service),
                 _flow_weighted(part["entry_per_hour"], part["queue_p_abandon"]))
+            wait = _flow_weighted(part["entry_per_hour"], part["queue_wait_mean_s"]) if (
+                "queue_wait_mean_s" in part) else math.nan
+            if wait == wait:  # only where the estimate has a wait: a row without would say nothing
+                add(label, "wait_mean", "service", str(service), wait)
         for target, part in block.groupby("group", sort=False):
             add(label, "transfer_abandonment_rate", "target", str(target),
                 _flow_weighted(part["transfers_in_per_hour"], part["transfer_p_abandon"]))

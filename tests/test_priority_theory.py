@@ -1,6 +1,7 @@
 """Non-preemptive priority M/M/n (model.analytic.priority): Cobham's mean waits and Davis's
 distribution against Erlang C, the conservation law, M/M/1's closed forms, a numerically solved
-Markov chain of the whole queue, and a small independent simulation of it."""
+Markov chain of the whole queue, and a small independent simulation of it; and the estimate's use
+of them when services of different priority share a group (model.estimate)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from scipy import integrate, sparse
 from scipy.sparse import linalg
 
 from model.analytic import cobham_waits, erlang_c, erlang_c_service_level, erlang_c_wait, priority_waits
+from model.estimate import ESTIMATE_ASSUMPTIONS, ESTIMATE_COLUMNS, estimate
+from model.scenario import Scenario, scenario_from_dict
 
 
 @st.composite
@@ -235,3 +238,99 @@ def test_a_class_out_of_range_is_named():
     r = priority_waits(2, [0.5, 0.5], 1.0)
     with pytest.raises(IndexError, match="0 \\(highest priority\\) to 1"):
         r.p_wait_gt(2, 1.0)
+
+
+# -- the estimate uses Cobham when services of different priority share a group ---------------------
+def group_scenario(services: list[dict], agents: int | dict = 6, **group) -> Scenario:
+    """Services entering one group of ``agents`` single-chat agents, handle time 60 s (mu 1 per minute)."""
+    return scenario_from_dict({
+        "name": "shared", "simulation": {"horizon": "4h", "warmup": "10m", "replications": 2, "seed": 4},
+        "services": [{"entry_group": "agents", **s} for s in services],
+        "groups": [{"name": "agents", "agents": agents, "max_concurrent": 1,
+                    "handle_time": {"kind": "exponential", "mean": 60}, **group}]})
+
+
+def per_hour(rate: float) -> dict:
+    return {"kind": "poisson", "rate_per_hour": rate}
+
+
+def test_estimate_gives_each_priority_level_cobhams_wait():
+    sc = group_scenario([{"name": "low", "arrivals": per_hour(120)},
+                         {"name": "vip", "priority": 5, "arrivals": per_hour(60)},
+                         {"name": "mid", "priority": 2, "arrivals": per_hour(90)},
+                         {"name": "mid2", "priority": 2, "arrivals": per_hour(30)}])
+    df = estimate(sc).set_index("service")
+    waits = cobham_waits(6, (1.0, 2.0, 2.0), 1.0)  # vip, mid + mid2 (one level), low; per minute
+    assert df.loc[["vip", "mid", "mid2", "low"], "queue_wait_mean_s"].tolist() == pytest.approx(
+        [60 * waits[0], 60 * waits[1], 60 * waits[1], 60 * waits[2]], rel=1e-12)
+    assert df.loc[["vip", "mid", "mid2", "low"], "queue_model"].tolist() == [
+        "M/M/6 priority 1/3", "M/M/6 priority 2/3", "M/M/6 priority 2/3", "M/M/6 priority 3/3"]
+    assert (df.queue_p_abandon == 0).all()
+    # the same arrivals first come first served: every service waits Erlang C's mean wait
+    same = estimate(group_scenario([{"name": n, "arrivals": per_hour(r)} for n, r in
+                                    (("low", 120), ("vip", 60), ("mid", 90), ("mid2", 30))]))
+    assert same.queue_wait_mean_s.tolist() == pytest.approx([60 * erlang_c_wait(6, 5.0, 1.0)] * 4, rel=1e-12)
+    assert set(same.queue_model) == {"M/M/6"}
+    flows = df.loc[["vip", "mid", "mid2", "low"], "entry_per_hour"].to_numpy()
+    assert flows @ df.loc[["vip", "mid", "mid2", "low"], "queue_wait_mean_s"].to_numpy() / flows.sum() == \
+        pytest.approx(same.queue_wait_mean_s[0], rel=1e-12)  # conservation, through the estimate
+
+
+def test_estimate_with_patience_keeps_the_pooled_abandonment_and_says_so():
+    pooled = group_scenario([{"name": "std", "arrivals": per_hour(200)},
+                             {"name": "vip", "arrivals": per_hour(100),
+                              "patience": {"kind": "exponential", "mean": 120}}], agents=5)
+    ranked = pooled.with_changes({"services.vip.priority": 1})
+    a, b = estimate(pooled).set_index("service"), estimate(ranked).set_index("service")
+    assert b.loc["vip", "queue_p_abandon"] == a.loc["vip", "queue_p_abandon"] > 0
+    assert b.loc["vip", "queue_model"] == a.loc["vip", "queue_model"] == "M/M/5+M"
+    assert math.isnan(b.loc["vip", "queue_wait_mean_s"]) and math.isnan(a.loc["vip", "queue_wait_mean_s"])
+    # the impatient VIPs' load still counts (as if none left) for the wait of the service without patience
+    assert b.loc["std", "queue_wait_mean_s"] == pytest.approx(60 * cobham_waits(5, (100 / 60, 200 / 60), 1.0)[1])
+    assert b.loc["std", "queue_model"] == "M/M/5 priority 2/2"
+    line = next(a for a in b.attrs["assumptions"] if a.startswith("Priorities"))
+    assert "Cobham" in line and "pooled" in line and "priority_aging is ignored" in line
+    assert b.attrs["assumptions"] == list(ESTIMATE_ASSUMPTIONS) and "queue_wait_mean_s" in ESTIMATE_COLUMNS
+
+
+def test_estimate_counts_transfers_at_their_services_level():
+    """Transfers into a group join their service's priority level; the top level still waits finitely
+    when the group is overloaded, the starved level waits without bound."""
+    sc = scenario_from_dict({
+        "name": "two-stage", "simulation": {"horizon": "4h", "warmup": "10m", "replications": 2, "seed": 4},
+        "services": [{"name": "vip", "entry_group": "front", "priority": 1, "arrivals": per_hour(60)},
+                     {"name": "std", "entry_group": "back", "arrivals": per_hour(150)}],
+        "groups": [{"name": "front", "agents": 20, "max_concurrent": 1, "handle_time": {"kind": "exponential", "mean": 60},
+                    "transfers": [{"to": "back", "probability": 0.5}]},
+                   {"name": "back", "agents": 3, "max_concurrent": 1, "handle_time": {"kind": "exponential", "mean": 60}}]})
+    df = estimate(sc).set_index(["group", "service"])
+    assert df.loc[("back", "vip"), "transfers_in_per_hour"] == pytest.approx(30.0)
+    assert math.isnan(df.loc[("back", "vip"), "queue_wait_mean_s"])  # no new VIP contacts enter back
+    waits = cobham_waits(3, (0.5, 2.5), 1.0)  # 0.5 + 2.5 = 3 per minute: saturated
+    assert waits[1] == math.inf and df.loc[("back", "std"), "queue_wait_mean_s"] == math.inf
+    assert df.loc[("front", "vip"), "queue_wait_mean_s"] == pytest.approx(60 * erlang_c_wait(20, 1.0, 1.0))
+    assert df.loc[("back", "std"), "queue_model"] == "M/M/3 priority 2/2"
+
+
+def test_estimate_by_interval_waits_without_bound_while_nobody_is_on_shift():
+    sc = group_scenario([{"name": "std", "arrivals": per_hour(60)}, {"name": "vip", "priority": 1,
+                         "arrivals": per_hour(30)}], agents={"profile": [["00:00", 0], ["01:00", 4]]})
+    sc = sc.with_changes({"simulation.horizon": "2h", "simulation.warmup": 0})
+    df = estimate(sc, by="1h").set_index(["interval", "service"])
+    assert df.loc[("00:00", "vip"), "queue_wait_mean_s"] == math.inf
+    assert df.loc[("01:00", "vip"), "queue_wait_mean_s"] == pytest.approx(60 * cobham_waits(4, (0.5, 1.0), 1.0)[0])
+
+
+def test_estimate_next_to_a_simulation_shows_each_services_wait(tmp_path):
+    """``estimate --simulate`` puts the estimate's wait_mean per service (no patience) next to the run's."""
+    from model.estimate_intervals import compare
+    from model.sim import simulate
+
+    sc = group_scenario([{"name": "std", "arrivals": per_hour(100)}, {"name": "vip", "priority": 1,
+                         "arrivals": per_hour(50), "patience": {"kind": "exponential", "mean": 300}}], agents=3)
+    est = estimate(sc)
+    result = simulate(sc, replications=2, keep_events=False, timeline_step=None)
+    table = compare(est, result.metrics).set_index(["figure", "key"])
+    assert table.loc[("wait_mean", "std"), "analytic"] == pytest.approx(est.queue_wait_mean_s[0])
+    assert table.loc[("wait_mean", "std"), "simulated"] > 0
+    assert ("wait_mean", "vip") not in table.index  # with patience the estimate has no wait: no row
