@@ -33,7 +33,8 @@ ESTIMATE_ASSUMPTIONS: tuple[str, ...] = (
     "the group, each a Poisson stream at the rate of contacts handled upstream x the transfer probability"
     " (flows solved to a fixed point, net of the abandonment estimated upstream, within the same stretch "
     "of time).",
-    "Handle time is exponential with the group's given mean (its distribution's shape is ignored).",
+    "Handle time is exponential with the group's given mean (its distribution's shape is ignored; so is "
+    "handle_time_by_service: the group's handle_time applies to every service).",
     "Every chat slot on shift is a server: n = sum over the group's agents on shift of max_concurrent (a "
     "named agent in several groups counts fully in each); a slot's service rate does not depend on how "
     "many chats the agent has open; chats an agent finishes after its shift ends are ignored.",
