@@ -154,6 +154,15 @@ def test_the_wait_distribution_integrates_to_cobhams_mean(n, lambdas, mu):
         assert levels[0] == pytest.approx(1 - r.p_wait) and all(np.diff(levels) >= -1e-15)
 
 
+def test_a_far_tail_is_cut_not_walked():
+    """P(W > t) far beyond the mean is ~0 and cheap: the walk stops once it has almost surely ended
+    (it used to walk every one of the ~1e5 jumps of the uniformised chain up to t = 1e4)."""
+    r = priority_waits(10, [3.0, 5.9], 1.0)
+    assert r.p_wait_gt(1, 1e4) == pytest.approx(0.0, abs=1e-15)
+    assert r.p_wait_gt(1, 1e7) == pytest.approx(0.0, abs=1e-15)
+    assert 0 < r.p_wait_gt(1, 100.0) < 1e-100
+
+
 def simulated_waits(n: int, lambdas: list[float], mu: float, customers: int, seed: int) -> list[list[float]]:
     """Waits per class from a direct simulation of the queue (its Markov jumps, one FIFO per class)."""
     rng = random.Random(seed)

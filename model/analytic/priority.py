@@ -141,25 +141,30 @@ def _busy_tail(up: float, down: float, ratio: float, t: float) -> float:
 
     Uniformisation: with L = up + down, P(T > t) = sum_j Poisson(L t; j) S_j, S_j the probability
     that the jump chain has not reached 0 after j jumps; both sums are cut where the mass left
-    out is below :data:`_TAIL`.
+    out is below :data:`_TAIL` (S_j falls as j grows, so the terms after S_j < _TAIL add less).
     """
     if up == 0.0:
         return math.exp(-down * (1.0 - ratio) * t)
+    if t == 0.0:
+        return 1.0
     from scipy import stats
 
     rate = up + down
-    jumps = int(stats.poisson.isf(_TAIL, rate * t)) + 1
+    lt = rate * t
+    jumps = int(stats.poisson.isf(_TAIL, lt)) + 1
     start = 1 if ratio == 0.0 else max(1, math.ceil(math.log(_TAIL) / math.log(ratio)))
     v = (1.0 - ratio) * ratio ** np.arange(start)  # v[i] = P(walk at i + 1)
     p, q = up / rate, down / rate
-    weights = stats.poisson.pmf(np.arange(jumps + 1), rate * t)
-    total = weights[0] * v.sum()
+    total = math.exp(-lt) * v.sum()
     for j in range(1, jumps + 1):
         nxt = np.zeros(len(v) + 1)
         nxt[1:] += p * v
         nxt[:-2] += q * v[1:]  # from i + 2 down to i + 1; from 1 down to 0 is absorbed
         v = nxt
-        total += weights[j] * v.sum()
+        alive = v.sum()
+        total += math.exp(j * math.log(lt) - lt - math.lgamma(j + 1.0)) * alive  # Poisson(lt; j) weight
+        if alive < _TAIL:
+            break
     return float(min(1.0, total))
 
 
