@@ -151,7 +151,8 @@ class Case:
     @property
     def metric(self) -> str:
         """The reported figure compared with the analytic value (a name of ``model.results.metrics``)."""
-        return {"queue": "queue_abandonment_rate", "priority": "wait_mean"}.get(self.stage, "transfer_abandonment_rate")
+        names = {"queue": "queue_abandonment_rate", "priority": "wait_mean"}
+        return names.get(self.stage, "transfer_abandonment_rate")
 
     @property
     def scope(self) -> tuple[str, str]:
@@ -270,7 +271,8 @@ def build_scenario(case: Case, seed: int = DEFAULT_SEED, replications: int = DEF
     if case.stage == "priority":
         k = len(case.classes)
         services = [{"name": f"class{i + 1}", "entry_group": "agents", "priority": k - i,
-                     "arrivals": {"kind": "poisson", "rate_per_hour": lam * 60.0}} for i, lam in enumerate(case.classes)]
+                     "arrivals": {"kind": "poisson", "rate_per_hour": lam * 60.0}}
+                    for i, lam in enumerate(case.classes)]
         return scenario_from_dict({
             "name": case.name, "simulation": sim, "services": services,
             "groups": [{"name": "agents", "agents": case.n, "max_concurrent": 1, "handle_time": handle}]})

@@ -250,13 +250,15 @@ def test_a_class_out_of_range_is_named():
 
 
 # -- the estimate uses Cobham when services of different priority share a group ---------------------
+MINUTE = {"kind": "exponential", "mean": 60}  # handle time: mu = 1 per minute
+
+
 def group_scenario(services: list[dict], agents: int | dict = 6, **group) -> Scenario:
     """Services entering one group of ``agents`` single-chat agents, handle time 60 s (mu 1 per minute)."""
     return scenario_from_dict({
         "name": "shared", "simulation": {"horizon": "4h", "warmup": "10m", "replications": 2, "seed": 4},
         "services": [{"entry_group": "agents", **s} for s in services],
-        "groups": [{"name": "agents", "agents": agents, "max_concurrent": 1,
-                    "handle_time": {"kind": "exponential", "mean": 60}, **group}]})
+        "groups": [{"name": "agents", "agents": agents, "max_concurrent": 1, "handle_time": MINUTE, **group}]})
 
 
 def per_hour(rate: float) -> dict:
@@ -309,9 +311,9 @@ def test_estimate_counts_transfers_at_their_services_level():
         "name": "two-stage", "simulation": {"horizon": "4h", "warmup": "10m", "replications": 2, "seed": 4},
         "services": [{"name": "vip", "entry_group": "front", "priority": 1, "arrivals": per_hour(60)},
                      {"name": "std", "entry_group": "back", "arrivals": per_hour(150)}],
-        "groups": [{"name": "front", "agents": 20, "max_concurrent": 1, "handle_time": {"kind": "exponential", "mean": 60},
+        "groups": [{"name": "front", "agents": 20, "max_concurrent": 1, "handle_time": MINUTE,
                     "transfers": [{"to": "back", "probability": 0.5}]},
-                   {"name": "back", "agents": 3, "max_concurrent": 1, "handle_time": {"kind": "exponential", "mean": 60}}]})
+                   {"name": "back", "agents": 3, "max_concurrent": 1, "handle_time": MINUTE}]})
     df = estimate(sc).set_index(["group", "service"])
     assert df.loc[("back", "vip"), "transfers_in_per_hour"] == pytest.approx(30.0)
     assert math.isnan(df.loc[("back", "vip"), "queue_wait_mean_s"])  # no new VIP contacts enter back

@@ -80,7 +80,8 @@ def test_priority_grid_has_two_and_three_classes_light_and_heavy():
         assert c.rho == pytest.approx({"light": 0.5, "heavy": 0.9}[c.regime])
         assert c.metric == "wait_mean" and c.scopes == [("service", f"class{k + 1}") for k in range(len(c.classes))]
     assert [c.name for c in v.FAST_CASES if c.stage == "priority"] == ["p3-3c-light"]
-    assert all(c.large for c in cases if c.regime == "heavy") and not any(c.large for c in v.CASES if c.stage != "priority")
+    assert all(c.large for c in cases if c.regime == "heavy")
+    assert not any(c.large for c in v.CASES if c.stage != "priority")
 
 
 def test_priority_scenario_is_cobhams_queue():
@@ -99,7 +100,7 @@ def test_priority_scenario_is_cobhams_queue():
     assert (g.handle_time.kind, g.handle_time.mean) == ("exponential", pytest.approx(60 / case.mu))
 
 
-def test_priority_rows_are_read_per_service_in_minutes():
+def test_priority_rows_are_read_per_service_in_minutes(tmp_path):
     """validate reads each service's wait_mean (seconds) and reports it in minutes, one row per class."""
     tiny = v.Case("priority", "tiny-p", "heavy", 2, 1.8, 1.0, None, None, horizon=300.0, warmup=10.0,
                   classes=(0.6, 1.2))
@@ -116,6 +117,14 @@ def test_priority_rows_are_read_per_service_in_minutes():
     assert df.sim_mean[0] < df.sim_mean[1]
     text = v.format_table(df)
     assert "tiny-p:class2" in text and "0.90" in text  # rho of the whole group
+    import matplotlib.pyplot as plt
+
+    fig = v.plot(df)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["mean wait (min)"] and "Cobham" in fig.axes[0].get_title()
+    plt.close(fig)
+    csv, png = v.write(df, tmp_path)
+    assert pd.read_csv(csv).case.tolist() == ["tiny-p:class1", "tiny-p:class2"]
+    assert (tmp_path / "validation.png").stat().st_size > 1000
 
 
 def test_grid_covers_regimes_sizes_and_both_stages():
