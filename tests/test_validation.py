@@ -324,7 +324,7 @@ def test_cli_validate_exits_1_when_a_case_disagrees_with_theory(monkeypatch):
     monkeypatch.setattr(v, "analytic_value", lambda case: 0.999)  # no simulated CI holds this
     r = CliRunner().invoke(app, ["validate", "--fast", "-r", "3", "-j", "1"])
     assert r.exit_code == 1
-    assert "1 of 1 cases failed" in r.output
+    assert "1 of 1 rows failed (1 cases)" in r.output
     assert "fail: outside CI" in r.output
 
 

@@ -28,7 +28,8 @@ def validate_cmd(
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Processes (default: one per CPU)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write validation.csv and validation.png here."),
 ) -> None:
-    """Check the simulator against Erlang A and M/M/n+D(+exp): analytic vs simulated P(abandon), 99 % CI.
+    """Check the simulator against Erlang A, M/M/n+D(+exp) and Cobham's priority queue: analytic vs
+    simulated figures, 99 % CI.
 
     Exits 1 when any case fails (the analytic value outside the CI, or the CI too wide).
     """
@@ -49,7 +50,8 @@ def validate_cmd(
     typer.echo(f"{len(cases)} cases x {replications} replications, seed {seed}, {elapsed:.0f} s; "
                f"rates per minute, D in minutes; {100 * LEVEL:g} % t interval over replications")
     typer.echo("queue: Erlang A (M/M/n+M), queue_abandonment_rate; "
-               "transfer: M/M/n+D (theta -) or M/M/n+(D,exp), transfer_abandonment_rate (as reported by run)")
+               "transfer: M/M/n+D (theta -) or M/M/n+(D,exp), transfer_abandonment_rate (as reported by run); "
+               "priority: Cobham's non-preemptive M/M/n, wait_mean per service (minutes), one row per class")
     typer.echo(f"pass: analytic inside the CI and {NARROW_RULE}")
     typer.echo(format_table(df))
     failed = int((df["verdict"] != "pass").sum())
@@ -57,9 +59,9 @@ def validate_cmd(
         for path in write(df, out):
             typer.echo(f"wrote {path}")
     if failed:
-        typer.secho(f"{failed} of {len(df)} cases failed", err=True, fg=typer.colors.RED)
+        typer.secho(f"{failed} of {len(df)} rows failed ({len(cases)} cases)", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
-    typer.echo(f"all {len(df)} cases pass")
+    typer.echo(f"all {len(df)} rows of the {len(cases)} cases pass")
 
 
 def estimate_cmd(
@@ -132,6 +134,7 @@ ESTIMATE_WORDS = {
     "rho": "load per slot",
     "queue_model": "queue formula",
     "queue_p_abandon": FIGURES["queue_abandonment_rate"].label,
+    "queue_wait_mean_s": FIGURES["wait_mean"].label + " (s)",
     "transfer_model": "transfer formula",
     "transfer_timeout_s": "transfer timeout (s)",
     "transfer_p_abandon": FIGURES["transfer_abandonment_rate"].label,
@@ -155,6 +158,8 @@ def format_estimate(df: pd.DataFrame) -> pd.DataFrame:
     shown["rho"] = shown["rho"].map(num(".2f"))
     shown["handle_mean_s"] = shown["handle_mean_s"].map(num("g"))
     shown["transfer_timeout_s"] = shown["transfer_timeout_s"].map(num("g"))
+    if "queue_wait_mean_s" in shown:
+        shown["queue_wait_mean_s"] = shown["queue_wait_mean_s"].map(num(".1f"))
     for col in ("queue_p_abandon", "transfer_p_abandon"):
         shown[col] = shown[col].map(percent)
     return shown
