@@ -337,18 +337,28 @@ def test_a_priority_must_be_a_64_bit_integer(tiny, value, message):
         tiny.with_changes({"services.support.priority": value})
 
 
-def test_priorities_keep_the_engines_invariants_with_every_feature():
-    """Priorities and aging on top of the property test's scenarios (transfers, rejects, offer
-    timeouts, broadcast, shifts, return policy): every log still keeps the lifecycle's invariants."""
+def test_priorities_and_skills_keep_the_engines_invariants_with_every_feature():
+    """Priorities, aging, skill levels with ``highest_skill`` and handle times per service on top of
+    the property test's scenarios (transfers, rejects, offer timeouts, broadcast, shifts, the return
+    policy): every log still keeps the lifecycle's invariants."""
 
     @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
     @given(scenarios(), st.lists(st.integers(-2, 2), min_size=2, max_size=2),
-           st.lists(st.sampled_from([None, 0.5, 30.0, 300.0]), min_size=2, max_size=2))
-    def run(data: dict[str, Any], priorities: list[int], aging: list[float | None]) -> None:
+           st.lists(st.sampled_from([None, 0.5, 30.0, 300.0]), min_size=2, max_size=2),
+           st.lists(st.integers(1, 3), min_size=6, max_size=6), st.lists(st.booleans(), min_size=3, max_size=3))
+    def run(data: dict[str, Any], priorities: list[int], aging: list[float | None], levels: list[int],
+            skilled: list[bool]) -> None:
         for svc, p, a in zip(data["services"], priorities, aging):
             svc["priority"] = p
             if a is not None:
                 svc["priority_aging"] = a
+        for g, by_level in zip(data["groups"], skilled):
+            if by_level:
+                g["routing"] = "highest_skill"
+                first = data["services"][0]["name"]
+                g["handle_time_by_service"] = {first: {"kind": "exponential", "mean": 30.0 + 100 * levels[0]}}
+        for i, agent in enumerate(data["agents"]):
+            agent["groups"] = [{"name": g, "level": levels[(i + j) % 6]} for j, g in enumerate(agent["groups"])]
         sc = scenario_from_dict(data)
         for rep in range(2):
             out = Replication(sc, seed=sc.simulation.seed, replication=rep, keep_events=True, timeline_step=None).run()
