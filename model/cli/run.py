@@ -42,6 +42,11 @@ MAIN_FIGURES: tuple[str, ...] = (
 :mod:`model.results.figures` says)."""
 
 
+SERVICE_FIGURES: tuple[str, ...] = ("arrivals", "queue_abandonment_rate", "service_level", "wait_mean",
+                                    "transfers_requested", "transfer_abandonment_rate")
+"""The figures ``run`` prints per service when a scenario has several (side by side in the report)."""
+
+
 def figure_line(name: str, mean: float, lo: float, hi: float, *, label: str | None = None,
                 info: FigureInfo | None = None) -> str:
     """``  name   mean  (lo - hi)``: one figure, its 95 % interval in the same unit; ``-`` alone
@@ -107,6 +112,11 @@ def run_lines(result: SimulationResult, sc: Scenario, json_out: bool, step: floa
              f"horizon {sc.simulation.horizon / 3600:g} h after {sc.simulation.warmup / 60:g} min warm-up",
              "mean (95 % CI over replications)", "overall"]
     lines += _with_outcomes(format_figures(result, "overall", "all"), result, "overall", "all")
+    if len(sc.services) > 1:
+        for svc in sc.services:
+            priority = f" (priority {svc.priority})" if any(x.priority for x in sc.services) else ""
+            lines.append(f"service {svc.name}{priority}")
+            lines += format_figures(result, "service", svc.name, SERVICE_FIGURES)
     for t in sorted(result.metrics.query("scope == 'target'").key.unique()):
         if result.metric("transfers_requested", "target", t)[0] > 0:
             lines.append(f"transfers to {t}")
