@@ -33,7 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 from ..lifecycle import FINAL_STATES, Contact
 from . import random_walk as walk
 from .adapters import Adapter, AdapterError
-from .goals import CONFIGS, DIMENSIONS, Goal, Tracer, all_goals, with_expectations
+from .goals import CONFIGS, Goal, Tracer, with_expectations
 from .runner import CaseResult, run_case
 from .suite_format import SCHEMA, SCHEMA_VERSION
 
@@ -199,20 +199,9 @@ def walk_coverage(goals: set[Goal]) -> dict[str, dict[str, Any]]:
     """Coverage of the goals a walk reached, per dimension, as
     :func:`~model.conformance.suite.suite_coverage` reports a suite's (goals the generator finds
     unreachable in its configurations are marked so)."""
-    from .suite import default_suite
+    from .suite import coverage_of, default_suite
 
-    unreachable = default_suite()["generator"].get("unreachable") or {}
-    out: dict[str, dict[str, Any]] = {}
-    for dim in DIMENSIONS:
-        names = all_goals()[dim]
-        missing = [n for n in names if (dim, n) not in goals]
-        out[dim] = {
-            "covered": len(names) - len(missing),
-            "total": len(names),
-            "not_covered": missing,
-            "unreachable": [n for n in missing if n in unreachable.get(dim, ())],
-        }
-    return out
+    return coverage_of(goals, default_suite()["generator"].get("unreachable") or {})
 
 
 def _make_case(config: Mapping[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:

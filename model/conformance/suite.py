@@ -193,7 +193,12 @@ def suite_coverage(suite: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     goals: set[Goal] = set()
     for case in suite["cases"]:
         goals |= _case_goals(case)
-    unreachable = (suite.get("generator") or {}).get("unreachable") or {}
+    return coverage_of(goals, (suite.get("generator") or {}).get("unreachable") or {})
+
+
+def coverage_of(goals: set[Goal], unreachable: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per dimension: how many goals ``goals`` covers of all, which not, and which of those the
+    generator found ``unreachable`` (the shape every coverage report prints)."""
     out: dict[str, dict[str, Any]] = {}
     for dim in DIMENSIONS:
         names = all_goals()[dim]
