@@ -247,12 +247,9 @@ def write_run(result: SimulationResult, out: Path, report: bool = False, trace: 
     ``out``, then renamed into place (an earlier output there is swapped out). A crash or a full
     disk leaves the earlier ``out`` (or none) and, after SIGKILL only, a hidden ``.NAME.part-PID``
     that the next run next to it removes. Returns the report's index.html (in ``out``) or ``None``."""
-    import shutil
+    from ..results.result import folder_written
 
-    from ..results.result import replace_folder, temp_folder
-
-    tmp = temp_folder(out)
-    try:
+    with folder_written(out) as tmp:
         result.to_parquet(tmp)
         if result.events is not None:  # the simulator's own log, in the contact-log format (docs/logs.md)
             from ..logs import contacts_log
@@ -270,16 +267,7 @@ def write_run(result: SimulationResult, out: Path, report: bool = False, trace: 
             from ..report import build_report
 
             index = out / build_report(result, tmp).relative_to(tmp)
-        replace_folder(tmp, out)
-        return index
-    except OSError as err:
-        name = str(err.filename) if err.filename is not None else str(out)
-        if name.startswith(str(tmp)):
-            name = str(out) + name[len(str(tmp)):]
-        raise OSError(err.errno, err.strerror or str(err), name) from err
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    return index
 
 
 def run_cmd(

@@ -9,7 +9,6 @@ import html
 import json
 import math
 import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..calibration.writer import Writer
 from ..charts.style import save_png
 from ..results.figures import percent
-from ..results.result import describe_folder, replace_folder, temp_folder
+from ..results.result import describe_folder, folder_written
 from .targets import PlanError
 from .words import hours_words, options_words, target_words
 
@@ -187,8 +186,7 @@ def write_plan(plan: Plan, directory: str | os.PathLike[str], *, force: bool = F
 
     out = Path(directory)
     _check_out(out, force)
-    tmp = temp_folder(out)
-    try:
+    with folder_written(out) as tmp:
         plan.table.to_csv(tmp / "plan.csv", index=False)
         plan.options.to_csv(tmp / "options.csv", index=False)
         header = [f"Planned by transfer-sim plan from {plan.scenario.name or 'the scenario'}: {plan.answer}"]
@@ -196,8 +194,4 @@ def write_plan(plan: Plan, directory: str | os.PathLike[str], *, force: bool = F
         (tmp / "plan.json").write_text(json.dumps(_json(plan), indent=2, default=str) + "\n", encoding="utf-8")
         save_png(plan_chart(plan), tmp / "plan.png")
         (tmp / "report.html").write_text(_html(plan, (tmp / "plan.png").read_bytes()), encoding="utf-8")
-        replace_folder(tmp, out)
-    except BaseException:  # broad: whatever stops the writing (an interrupt too), no half plan is left
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -7,7 +7,8 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -375,6 +376,28 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+@contextmanager
+def folder_written(final: str | os.PathLike[str]) -> Iterator[Path]:
+    """A hidden temporary folder next to ``final`` to write an output into; when the block ends
+    without error it is moved into place whole (:func:`replace_folder`), otherwise removed. An
+    :class:`OSError` is raised again naming the path under ``final``, not the temporary one."""
+    import shutil
+
+    out = Path(final)
+    tmp = temp_folder(out)
+    try:
+        yield tmp
+        replace_folder(tmp, out)
+    except OSError as err:
+        name = str(err.filename) if err.filename is not None else str(out)
+        if name.startswith(str(tmp)):
+            name = str(out) + name[len(str(tmp)):]
+        raise OSError(err.errno, err.strerror or str(err), name) from err
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def replace_folder(tmp: str | os.PathLike[str], final: str | os.PathLike[str]) -> Path:

@@ -106,9 +106,7 @@ class WhatIf:
         """Write ``index.html`` and ``whatif.csv`` into ``directory`` as a whole (a hidden temporary
         folder renamed into place: nothing half-written on failure); an earlier what-if page there
         is replaced, any other content refused (:class:`ExperimentError`). Returns the index.html."""
-        import shutil
-
-        from ..results.result import atomic_write, folder_kind, replace_folder, temp_folder
+        from ..results.result import atomic_write, folder_kind, folder_written
 
         out = Path(directory)
         kind = folder_kind(out)
@@ -117,19 +115,9 @@ class WhatIf:
         if kind is not None and not is_whatif_folder(out):
             raise ExperimentError(f"{out} is not empty and holds no what-if page; give a new or empty folder")
         text, csv = self.html(), self.frame.to_csv(index=False)
-        tmp = temp_folder(out)
-        try:
+        with folder_written(out) as tmp:
             atomic_write(tmp / "index.html", lambda p: Path(p).write_text(text, encoding="utf-8"))
             atomic_write(tmp / "whatif.csv", lambda p: Path(p).write_text(csv, encoding="utf-8"))
-            replace_folder(tmp, out)
-        except OSError as err:
-            name = str(err.filename) if err.filename is not None else str(out)
-            if name.startswith(str(tmp)):
-                name = str(out) + name[len(str(tmp)):]
-            raise OSError(err.errno, err.strerror or str(err), name) from err
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return out / "index.html"
 
 
